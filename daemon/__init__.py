@@ -1,0 +1,3 @@
+"""voicecmd service: audio capture, VAD, grammars, pipeline, MQTT, systemd glue and the CLI."""
+
+__version__ = "0.1.0"
