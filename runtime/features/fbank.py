@@ -1,0 +1,180 @@
+"""Streaming Kaldi fbank in numpy (WeNet's inference settings), identical however the audio is split."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+_LOGGER = logging.getLogger(__name__)
+
+FLT_EPSILON = float(np.finfo(np.float32).eps)
+# Samples, window and FFT in float64: the output is then within float32 rounding of the exact DFT.
+# kaldi-native-fbank's float32 pipeline has a noise floor that shows as up to ~3e-3 in isolated low-energy
+# bins (see tests/runtime/test_fbank.py); matching it bit for bit would mean copying its FFT.
+DTYPE = np.float64
+
+
+@dataclass(frozen=True)
+class FbankOptions:
+    """Kaldi fbank options; the defaults are WeNet's (80 bins, 25/10 ms, povey, dither 0, snip_edges)."""
+
+    sample_rate: int = 16000
+    num_mel_bins: int = 80
+    frame_length_ms: float = 25.0
+    frame_shift_ms: float = 10.0
+    preemph_coeff: float = 0.97
+    low_freq: float = 20.0
+    high_freq: float = 0.0  # <= 0: offset from Nyquist, as in Kaldi
+    remove_dc_offset: bool = True
+
+    @property
+    def frame_length(self) -> int:
+        """Samples per frame (400 at 16 kHz)."""
+        return int(self.sample_rate * self.frame_length_ms / 1000)
+
+    @property
+    def frame_shift(self) -> int:
+        """Samples between frame starts (160 at 16 kHz)."""
+        return int(self.sample_rate * self.frame_shift_ms / 1000)
+
+    @property
+    def fft_size(self) -> int:
+        """Padded window length: the next power of two (512 for 400 samples)."""
+        return 1 << (self.frame_length - 1).bit_length()
+
+
+def _mel(freq: np.ndarray | float) -> np.ndarray:
+    return 1127.0 * np.log(1.0 + np.asarray(freq, dtype=np.float64) / 700.0)
+
+
+def mel_filterbank(opts: FbankOptions) -> np.ndarray:
+    """The (fft_size//2 + 1, num_mel_bins) HTK triangular filters Kaldi uses (Nyquist bin weight 0)."""
+    weights, is_up = _triangles(opts)
+    banks = np.zeros((opts.fft_size // 2 + 1, opts.num_mel_bins), dtype=np.float32)
+    banks[: weights.shape[1]] = weights.T
+    return banks
+
+
+def _triangles(opts: FbankOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Per filter and FFT bin: Kaldi's weight (0 outside the triangle) and whether the bin is on the rising side."""
+    num_fft_bins = opts.fft_size // 2
+    nyquist = opts.sample_rate / 2.0
+    high = opts.high_freq if opts.high_freq > 0 else nyquist + opts.high_freq
+    mel_low, mel_high = _mel(opts.low_freq), _mel(high)
+    delta = (mel_high - mel_low) / (opts.num_mel_bins + 1)
+    fft_mels = _mel(np.arange(num_fft_bins) * (opts.sample_rate / opts.fft_size))[None, :]
+    left = mel_low + np.arange(opts.num_mel_bins)[:, None] * delta
+    center, right = left + delta, left + 2 * delta
+    is_up = fft_mels <= center
+    weights = np.where(is_up, (fft_mels - left) / (center - left), (right - fft_mels) / (right - center))
+    inside = (fft_mels > left) & (fft_mels < right)
+    return np.where(inside, weights, 0.0), is_up & inside
+
+
+class _MelSums:
+    """Applies the mel filters as per-frame sequential sums, so a frame's value never depends on the batch.
+
+    A BLAS matmul is faster on paper but rounds differently for 1 row than for 100, which would make the
+    features depend on how the audio was split. Each FFT bin lies on the rising side of at most one filter
+    and the falling side of at most one, so two weighted copies of the spectrum and two ``reduceat`` calls
+    over contiguous bin ranges give every filter's sum.
+    """
+
+    def __init__(self, opts: FbankOptions) -> None:
+        weights, is_up = _triangles(opts)
+        num_bins = weights.shape[1] + 1  # + Nyquist, weight 0
+        self._zero_col = num_bins  # index of an appended zero column, used for empty ranges
+        self._rising = np.zeros(num_bins + 1)
+        self._falling = np.zeros(num_bins + 1)
+        up_idx, down_idx = [], []
+        for m in range(weights.shape[0]):
+            for mask, target, idx in ((is_up[m], self._rising, up_idx), (~is_up[m] & (weights[m] > 0), self._falling, down_idx)):
+                cols = np.flatnonzero(mask)
+                target[cols] = weights[m, cols]
+                if cols.size:
+                    idx.extend((int(cols[0]), int(cols[-1]) + 1))
+                else:
+                    idx.extend((self._zero_col, 0))
+        self._up_idx = np.asarray(up_idx, dtype=np.intp)
+        self._down_idx = np.asarray(down_idx, dtype=np.intp)
+        self._num_bins = num_bins
+
+    def __call__(self, power: np.ndarray) -> np.ndarray:
+        padded = np.zeros((power.shape[0], self._num_bins + 1), dtype=power.dtype)
+        padded[:, : self._num_bins] = power
+        rising = np.add.reduceat(padded * self._rising, self._up_idx, axis=1)[:, ::2]
+        falling = np.add.reduceat(padded * self._falling, self._down_idx, axis=1)[:, ::2]
+        return rising + falling
+
+
+def povey_window(length: int) -> np.ndarray:
+    """Kaldi's povey window: a Hann window raised to the power 0.85."""
+    n = np.arange(length, dtype=np.float64)
+    return ((0.5 - 0.5 * np.cos(2 * np.pi * n / (length - 1))) ** 0.85).astype(np.float32)
+
+
+class StreamingFbank:
+    """Turns int16 audio pieces into fbank frames; leftover samples carry over, so the split never matters."""
+
+    def __init__(self, opts: FbankOptions | None = None) -> None:
+        self.opts = opts or FbankOptions()
+        self._window = povey_window(self.opts.frame_length).astype(DTYPE)
+        self._mel_sums = _MelSums(self.opts)
+        self._pending = np.zeros(0, dtype=DTYPE)
+        self.num_frames = 0  # frames produced since the last reset
+
+    @property
+    def dim(self) -> int:
+        """Feature dimension (number of mel bins)."""
+        return self.opts.num_mel_bins
+
+    def reset(self) -> None:
+        """Forget buffered samples and the frame count (start of a new stream)."""
+        self._pending = np.zeros(0, dtype=DTYPE)
+        self.num_frames = 0
+
+    def accept(self, samples: np.ndarray) -> np.ndarray:
+        """Add samples (int16 values, any length); return the (n, num_mel_bins) float32 frames now complete."""
+        samples = np.asarray(samples)
+        if samples.ndim != 1:
+            samples = samples.reshape(-1)
+        if self._pending.size:
+            buf = np.concatenate([self._pending, samples.astype(DTYPE, copy=False)])
+        else:
+            buf = samples.astype(DTYPE)
+        length, shift = self.opts.frame_length, self.opts.frame_shift
+        if buf.size < length:
+            self._pending = buf
+            return np.zeros((0, self.dim), dtype=np.float32)
+        count = 1 + (buf.size - length) // shift
+        self._pending = buf[count * shift:].copy()
+        frames = np.lib.stride_tricks.as_strided(
+            buf, shape=(count, length), strides=(buf.strides[0] * shift, buf.strides[0]), writeable=False
+        )
+        self.num_frames += count
+        return self._compute(frames)
+
+    def _compute(self, frames: np.ndarray) -> np.ndarray:
+        opts = self.opts
+        if opts.remove_dc_offset:
+            frames = frames - frames.mean(axis=1, keepdims=True)
+        else:
+            frames = frames.copy()
+        if opts.preemph_coeff:
+            # Kaldi: x[i] -= c*x[i-1] for i > 0 and x[0] -= c*x[0]; the right-hand side uses the original values.
+            first = frames[:, :1] * (1.0 - opts.preemph_coeff)
+            frames[:, 1:] -= opts.preemph_coeff * frames[:, :-1]
+            frames[:, :1] = first
+        frames *= self._window
+        spectrum = np.fft.rfft(frames, n=opts.fft_size, axis=1)
+        power = spectrum.real * spectrum.real + spectrum.imag * spectrum.imag
+        mel = self._mel_sums(power).astype(np.float32)
+        np.maximum(mel, FLT_EPSILON, out=mel)
+        return np.log(mel, out=mel)
+
+
+def compute_fbank(samples: np.ndarray, opts: FbankOptions | None = None) -> np.ndarray:
+    """Fbank of a whole utterance (int16 values) in one go."""
+    return StreamingFbank(opts).accept(samples)
