@@ -1,0 +1,132 @@
+"""Sample spoken sentences from a grammar, balanced over intents, list values and numbers."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from daemon.grammar.grammar import Grammar
+from daemon.grammar.model import IntentData, RangeList, Sentence, ValueList, WildcardList
+from daemon.grammar.numbers import number_words
+from daemon.grammar.template import (
+    Alternative,
+    Expression,
+    ListReference,
+    Permutation,
+    RuleReference,
+    Sequence,
+    Word,
+)
+from daemon.grammar.words import join_words, split_words
+
+
+@dataclass(frozen=True)
+class SampledSentence:
+    """One generated sentence: the words as spoken, its intent and slot values."""
+
+    text: str
+    intent: str
+    slots: dict
+    raw_slots: dict = field(default_factory=dict)
+
+
+class _Cycle:
+    """Hands out items in shuffled rounds so every item comes up equally often."""
+
+    def __init__(self, items: list, rng: random.Random) -> None:
+        self.items = items
+        self.rng = rng
+        self.queue: list = []
+
+    def next(self):
+        if not self.queue:
+            self.queue = list(self.items)
+            self.rng.shuffle(self.queue)
+        return self.queue.pop()
+
+
+class _WildcardSentence(Exception):
+    """The chosen sentence needs free text; pick another one."""
+
+
+class _Sampler:
+    def __init__(self, grammar: Grammar, seed: int) -> None:
+        self.grammar = grammar
+        self.rng = random.Random(seed)
+        self.cycles: dict[object, _Cycle] = {}
+
+    def cycle(self, key: object, items: list) -> _Cycle:
+        cycle = self.cycles.get(key)
+        if cycle is None:
+            cycle = self.cycles[key] = _Cycle(items, self.rng)
+        return cycle
+
+    def sample(self, count: int) -> list[SampledSentence]:
+        intents = [name for name, datas in self.grammar.intents.items() if any(d.sentences for d in datas)]
+        if not intents or count <= 0:
+            return []
+        intent_cycle = self.cycle("intents", intents)
+        result: list[SampledSentence] = []
+        failures = 0
+        while len(result) < count:
+            intent = intent_cycle.next()
+            choices = [(data, sentence) for data in self.grammar.intents[intent] for sentence in data.sentences]
+            data, sentence = self.cycle(("sentences", intent), choices).next()
+            try:
+                result.append(self.sample_sentence(data, sentence))
+            except _WildcardSentence:
+                failures += 1
+                if failures > 100 * count:
+                    break
+        return result
+
+    def sample_sentence(self, data: IntentData, sentence: Sentence) -> SampledSentence:
+        words: list[str] = []
+        slots: dict = dict(data.slots)
+        raw_slots: dict = {}
+        self.expand(sentence.expression, data, words, slots, raw_slots)
+        return SampledSentence(join_words(words), data.intent, slots, raw_slots)
+
+    def expand(self, expr: Expression, data: IntentData | None, words: list[str], slots: dict, raw: dict) -> None:
+        if isinstance(expr, Word):
+            words.append(expr.text)
+        elif isinstance(expr, Sequence):
+            for item in expr.items:
+                self.expand(item, data, words, slots, raw)
+        elif isinstance(expr, Alternative):
+            count = len(expr.choices) + (1 if expr.optional else 0)
+            index = self.rng.randrange(count)
+            if index < len(expr.choices):
+                self.expand(expr.choices[index], data, words, slots, raw)
+        elif isinstance(expr, Permutation):
+            items = list(expr.items)
+            self.rng.shuffle(items)
+            for item in items:
+                self.expand(item, data, words, slots, raw)
+        elif isinstance(expr, RuleReference):
+            rule = self.grammar.find_rule(expr.rule_name, data)
+            assert rule is not None  # validated at load time
+            self.expand(rule.expression, data, words, slots, raw)
+        elif isinstance(expr, ListReference):
+            self.expand_list(expr, data, words, slots, raw)
+
+    def expand_list(self, ref: ListReference, data: IntentData | None, words: list[str], slots: dict, raw: dict) -> None:
+        slot_list = self.grammar.find_list(ref.list_name, data)
+        start = len(words)
+        if isinstance(slot_list, RangeList):
+            number = self.cycle(("range", id(slot_list)), slot_list.numbers()).next()
+            words.extend(split_words(number_words(number, slot_list.language), slot_list.language))
+            value: object = slot_list.meaning(number)
+        elif isinstance(slot_list, ValueList):
+            list_value = self.cycle(("values", id(slot_list)), list(slot_list.values)).next()
+            self.expand(list_value.expression, data, words, slots, raw)
+            value = join_words(words[start:]) if list_value.spoken_value else list_value.value
+        else:
+            raise _WildcardSentence()
+        slots[ref.slot_name] = value
+        raw[ref.slot_name] = join_words(words[start:])
+
+
+def sample_sentences(grammar: Grammar, count: int, seed: int = 0) -> list[SampledSentence]:
+    """``count`` spoken sentences (number words, not digits), balanced over intents, list values and numbers."""
+    return _Sampler(grammar, seed).sample(count)

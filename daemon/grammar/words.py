@@ -1,0 +1,82 @@
+"""Splitting text into spoken words (lowercase English words, single CJK characters) and joining them back."""
+
+from __future__ import annotations
+
+import re
+
+from daemon.grammar.numbers import digits_to_words, is_chinese
+
+_CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TOKEN = re.compile(
+    rf"(?P<cjk>[{_CJK_RANGES}])"
+    r"|(?P<num>\d+(?:\.\d+)?)(?P<unit>\s*(?:%|℃|°\s*[cCfF]?))?"
+    rf"|(?P<word>[^\W_{_CJK_RANGES}]+(?:['’][^\W_{_CJK_RANGES}]+)*)"
+)
+_CJK_CHAR = re.compile(rf"[{_CJK_RANGES}]")
+
+
+def is_cjk(word: str) -> bool:
+    """True when ``word`` is a single CJK character."""
+    return len(word) == 1 and _CJK_CHAR.match(word) is not None
+
+
+def contains_cjk(text: str) -> bool:
+    """True when ``text`` has at least one CJK character."""
+    return _CJK_CHAR.search(text) is not None
+
+
+def _unit_words(unit: str, language: str) -> str:
+    unit = unit.strip()
+    if not unit:
+        return ""
+    if unit == "%":
+        return "百分之" if is_chinese(language) else "percent"
+    return "度" if is_chinese(language) else "degrees"
+
+
+def split_words(text: str, language: str) -> list[str]:
+    """Words of ``text``: case-folded, punctuation dropped, CJK split per character, digits spoken."""
+    words: list[str] = []
+    for match in _TOKEN.finditer(text):
+        cjk = match.group("cjk")
+        if cjk is not None:
+            words.append(cjk)
+            continue
+        number = match.group("num")
+        if number is not None:
+            spoken = digits_to_words(number, language)
+            if spoken is None:
+                words.append(number)
+                continue
+            unit = _unit_words(match.group("unit") or "", language)
+            if unit == "百分之":
+                spoken = unit + spoken
+            elif unit:
+                spoken = f"{spoken} {unit}"
+            words.extend(_split_plain(spoken))
+            continue
+        words.append(match.group("word").casefold().replace("’", "'"))
+    return words
+
+
+def _split_plain(text: str) -> list[str]:
+    result: list[str] = []
+    for piece in text.split():
+        if contains_cjk(piece):
+            result.extend(piece)
+        else:
+            result.append(piece)
+    return result
+
+
+def join_words(words) -> str:
+    """Spoken text of ``words``: no space between CJK characters, one space elsewhere."""
+    parts: list[str] = []
+    previous_cjk = False
+    for word in words:
+        cjk = is_cjk(word)
+        if parts and not (cjk and previous_cjk):
+            parts.append(" ")
+        parts.append(word)
+        previous_cjk = cjk
+    return "".join(parts)
