@@ -1,0 +1,361 @@
+"""Grammar-constrained CTC Viterbi beam search over a TokenGraph, plus the free best path for rejection."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from runtime.decoding.token_graph import EPSILON, TokenGraph
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_BEAM = 16.0
+DEFAULT_MAX_ACTIVE = 256
+_UNREACHABLE = np.iinfo(np.int32).max // 2
+
+
+@dataclass(frozen=True)
+class ConstrainedResult:
+    """Best grammar path through the log-probs (if any) and the unconstrained best path for comparison."""
+
+    accepted: bool  # a path reached a final state exactly at the last frame
+    log_likelihood: float  # Viterbi log-likelihood of the best accepted path; -inf when none
+    free_log_likelihood: float  # sum over frames of the per-frame max log-prob
+    num_frames: int
+    tokens: tuple[int, ...] = ()  # unit ids of the accepted path
+    token_frames: tuple[tuple[int, int], ...] = ()  # (first, last) frame of each token
+    token_confidences: tuple[float, ...] = ()  # max posterior of the token over its frames
+    arc_path: tuple[int, ...] = ()  # token-graph arcs taken, epsilon arcs included, in order
+    outputs: tuple[int, ...] = ()  # output labels met along the path (index into TokenGraph.outputs)
+    origins: tuple[int, ...] = ()  # arc_origin ids met along the path, in order
+    free_tokens: tuple[int, ...] = ()  # greedy CTC transcript (argmax, repeats merged, blanks dropped)
+
+    @property
+    def margin(self) -> float:
+        """(constrained - free) log-likelihood per frame: 0 = the grammar path is the free best path."""
+        if not self.accepted or self.num_frames == 0:
+            return -math.inf
+        return (self.log_likelihood - self.free_log_likelihood) / self.num_frames
+
+
+@dataclass(frozen=True, eq=False)
+class SearchIndex:
+    """Per-graph tables of the search; hypothesis h < S is 'blank at state h', h >= S is 'in the unit of arc h-S'."""
+
+    num_states: int
+    h_token: np.ndarray  # unit emitted by hypothesis h (0 = blank)
+    h_node: np.ndarray  # graph state a hypothesis continues from
+    h_dist: np.ndarray  # fewest further units needed to reach a final state
+    h_succ_base: np.ndarray  # first entry of h's successor arcs in succ_* (epsilon closure of h_node)
+    h_succ_count: np.ndarray
+    succ_hyp: np.ndarray  # successor hypotheses (S + arc) of the closure, grouped by state
+    succ_token: np.ndarray
+    succ_dist: np.ndarray
+    final_reachable: np.ndarray  # bool per state: a final state is within its epsilon closure
+    eps_out: tuple[tuple[int, ...], ...]  # epsilon arcs per state, for the back-trace
+
+    @classmethod
+    def build(cls, graph: TokenGraph) -> "SearchIndex":
+        """Precompute epsilon closures, closure successor lists and distances to a final state."""
+        num_states = graph.num_states
+        src = graph.arc_src()
+        token = graph.arc_token
+        nxt = graph.arc_next
+        is_eps = token == EPSILON
+        eps_idx = np.flatnonzero(is_eps)
+        eps_out_lists: list[list[int]] = [[] for _ in range(num_states)] if len(eps_idx) else []
+        for arc in eps_idx.tolist():
+            eps_out_lists[src[arc]].append(arc)
+        eps_out = tuple(tuple(v) for v in eps_out_lists) if eps_out_lists else tuple(() for _ in range(num_states))
+
+        # Epsilon closure as (state, member) pairs; most states have none besides themselves.
+        pair_state: list[int] = []
+        pair_member: list[int] = []
+        if len(eps_idx):
+            nxt_list = nxt.tolist()
+            for state in np.unique(src[eps_idx]).tolist():
+                seen = {state}
+                stack = [state]
+                while stack:
+                    u = stack.pop()
+                    for arc in eps_out[u]:
+                        v = nxt_list[arc]
+                        if v not in seen:
+                            seen.add(v)
+                            stack.append(v)
+                seen.discard(state)
+                pair_state.extend([state] * len(seen))
+                pair_member.extend(seen)
+        ps = np.concatenate([np.arange(num_states), np.asarray(pair_state, np.int64)])
+        pm = np.concatenate([np.arange(num_states), np.asarray(pair_member, np.int64)])
+        order = np.argsort(ps, kind="stable")
+        ps, pm = ps[order], pm[order]
+
+        final_reachable = np.zeros(num_states, bool)
+        np.logical_or.at(final_reachable, ps, graph.final[pm])
+
+        # Non-epsilon arcs per state, then per closure pair: successor lists grouped by state.
+        real_idx = np.flatnonzero(~is_eps)
+        real_src = src[real_idx]
+        real_start = np.zeros(num_states + 1, np.int64)
+        np.cumsum(np.bincount(real_src, minlength=num_states), out=real_start[1:])
+        counts = real_start[pm + 1] - real_start[pm]
+        total = int(counts.sum())
+        offs = np.arange(total, dtype=np.int64) + np.repeat(real_start[pm] - (np.cumsum(counts) - counts), counts)
+        succ_arc = real_idx[offs]
+        per_state = np.bincount(np.repeat(ps, counts), minlength=num_states)
+        succ_start = np.zeros(num_states + 1, np.int64)
+        np.cumsum(per_state, out=succ_start[1:])
+
+        dist = _distance_to_final(graph, src)
+        num_hyps = num_states + graph.num_arcs
+        h_node = np.concatenate([np.arange(num_states, dtype=np.int64), nxt.astype(np.int64)])
+        h_token = np.concatenate([np.zeros(num_states, np.int64), token.astype(np.int64)])
+        succ_base = succ_start[h_node]
+        assert len(h_node) == num_hyps
+        return cls(
+            num_states=num_states,
+            h_token=h_token,
+            h_node=h_node,
+            h_dist=dist[h_node],
+            h_succ_base=succ_base,
+            h_succ_count=succ_start[h_node + 1] - succ_base,
+            succ_hyp=succ_arc.astype(np.int64) + num_states,
+            succ_token=token[succ_arc].astype(np.int64),
+            succ_dist=dist[nxt[succ_arc]],
+            final_reachable=final_reachable,
+            eps_out=eps_out,
+        )
+
+
+def _distance_to_final(graph: TokenGraph, src: np.ndarray) -> np.ndarray:
+    """Fewest unit arcs from each state to a final state (epsilons are free), by vectorised relaxation."""
+    dist = np.where(graph.final, 0, _UNREACHABLE).astype(np.int64)
+    weight = (graph.arc_token != EPSILON).astype(np.int64)
+    nxt = graph.arc_next.astype(np.int64)
+    src = src.astype(np.int64)
+    for _ in range(graph.num_states + 1):
+        cand = np.minimum(dist[nxt] + weight, _UNREACHABLE)
+        new = dist.copy()
+        np.minimum.at(new, src, cand)
+        if np.array_equal(new, dist):
+            break
+        dist = new
+    return dist
+
+
+def search_index(graph: TokenGraph) -> SearchIndex:
+    """The graph's search tables, built on first use and kept with the (immutable) graph."""
+    index = graph._cache.get("search")
+    if index is None:
+        index = SearchIndex.build(graph)
+        graph._cache["search"] = index
+    return index
+
+
+def free_best_path(logprobs: np.ndarray) -> tuple[float, tuple[int, ...]]:
+    """Unconstrained Viterbi: (sum of per-frame max log-probs, greedy CTC tokens)."""
+    if len(logprobs) == 0:
+        return 0.0, ()
+    best = logprobs.argmax(axis=1)
+    score = float(logprobs[np.arange(len(best)), best].astype(np.float64).sum())
+    keep = np.ones(len(best), bool)
+    keep[1:] = best[1:] != best[:-1]
+    keep &= best != 0
+    return score, tuple(int(i) for i in best[keep])
+
+
+def constrained_search(
+    logprobs: np.ndarray,
+    graph: TokenGraph,
+    beam: float = DEFAULT_BEAM,
+    max_active: int = DEFAULT_MAX_ACTIVE,
+) -> ConstrainedResult:
+    """Best CTC path of ``logprobs`` (T, V) that spells a complete path of ``graph`` in exactly T frames.
+
+    Viterbi token passing: per frame every hypothesis may stay (blank or a repeated unit that merges),
+    move to blank, or enter a unit arc of its state's epsilon closure; two identical units in a row
+    need a blank between them. Hypotheses that can no longer reach a final state in the frames left,
+    fall more than ``beam`` below the best, or rank below ``max_active`` are dropped.
+    """
+    logprobs = np.asarray(logprobs)
+    if logprobs.ndim != 2:
+        raise ValueError(f"log-probs must be (T, V), got shape {logprobs.shape}")
+    num_frames = len(logprobs)
+    free_score, free_tokens = free_best_path(logprobs)
+    if num_frames == 0:
+        return ConstrainedResult(False, -math.inf, free_score, 0, free_tokens=free_tokens)
+    if graph.num_arcs and int(graph.arc_token.max()) >= logprobs.shape[1]:
+        raise ValueError(
+            f"the graph uses unit {int(graph.arc_token.max())} but the log-probs have only {logprobs.shape[1]} units"
+        )
+    index = search_index(graph)
+    history = _forward(logprobs, index, graph.start, float(beam), int(max_active))
+    if history is None:
+        return ConstrainedResult(False, -math.inf, free_score, num_frames, free_tokens=free_tokens)
+    ids, preds, scores = history[-1]
+    final_mask = index.final_reachable[index.h_node[ids]]
+    if not final_mask.any():
+        return ConstrainedResult(False, -math.inf, free_score, num_frames, free_tokens=free_tokens)
+    candidates = np.flatnonzero(final_mask)
+    best = int(candidates[np.argmax(scores[candidates])])
+    best_score = float(scores[best])
+    states = _backtrace(history, best)
+    return _path_result(logprobs, graph, index, states, best_score, free_score, free_tokens)
+
+
+def _forward(
+    logprobs: np.ndarray, index: SearchIndex, start: int, beam: float, max_active: int
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+    """Run the frames; returns per frame (hypothesis ids, index of the predecessor, scores) or None if all died."""
+    num_states = index.num_states
+    h_token, h_node, h_dist = index.h_token, index.h_node, index.h_dist
+    succ_base, succ_count = index.h_succ_base, index.h_succ_count
+    succ_hyp, succ_token, succ_dist = index.succ_hyp, index.succ_token, index.succ_dist
+    num_frames = len(logprobs)
+    ids = np.array([start], np.int64)
+    scores = np.zeros(1, np.float64)
+    history: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for t in range(num_frames):
+        lp = logprobs[t].astype(np.float64)
+        remaining = num_frames - 1 - t
+        n = len(ids)
+        tok = h_token[ids]
+        own = np.arange(n)
+        # Stay: blank stays blank, a unit repeats and merges.
+        c_ids = [ids]
+        c_scores = [scores + lp[tok]]
+        c_preds = [own]
+        # Unit -> blank at the arc's end state.
+        in_unit = ids >= num_states
+        if in_unit.any():
+            c_ids.append(h_node[ids[in_unit]])
+            c_scores.append(scores[in_unit] + lp[0])
+            c_preds.append(own[in_unit])
+        # Enter a unit arc of the closure; the same unit again needs a blank first.
+        cnt = succ_count[ids]
+        total = int(cnt.sum())
+        if total:
+            rep = np.repeat(own, cnt)
+            offs = np.arange(total) + np.repeat(succ_base[ids] - (np.cumsum(cnt) - cnt), cnt)
+            ok = (succ_token[offs] != tok[rep]) & (succ_dist[offs] <= remaining)
+            offs = offs[ok]
+            rep = rep[ok]
+            c_ids.append(succ_hyp[offs])
+            c_scores.append(scores[rep] + lp[succ_token[offs]])
+            c_preds.append(rep)
+        all_ids = np.concatenate(c_ids)
+        all_scores = np.concatenate(c_scores)
+        all_preds = np.concatenate(c_preds)
+        keep = h_dist[all_ids] <= remaining
+        if not keep.all():
+            all_ids, all_scores, all_preds = all_ids[keep], all_scores[keep], all_preds[keep]
+        if len(all_ids) == 0:
+            return None
+        keep = all_scores >= all_scores.max() - beam
+        if not keep.all():
+            all_ids, all_scores, all_preds = all_ids[keep], all_scores[keep], all_preds[keep]
+        # Viterbi merge: keep the best-scoring candidate of every hypothesis id.
+        order = np.lexsort((-all_scores, all_ids))
+        sorted_ids = all_ids[order]
+        first = np.empty(len(order), bool)
+        first[0] = True
+        np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=first[1:])
+        sel = order[first]
+        if len(sel) > max_active:
+            sel = sel[np.argpartition(-all_scores[sel], max_active - 1)[:max_active]]
+        ids, scores = all_ids[sel], all_scores[sel]
+        history.append((ids, all_preds[sel], scores))
+    return history
+
+
+def _backtrace(history: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], best: int) -> list[int]:
+    """Hypothesis id at every frame along the best path."""
+    states = [0] * len(history)
+    k = best
+    for t in range(len(history) - 1, -1, -1):
+        ids, preds, _ = history[t]
+        states[t] = int(ids[k])
+        k = int(preds[k])
+    return states
+
+
+def _eps_path(graph: TokenGraph, index: SearchIndex, source: int, target: int | None) -> list[int]:
+    """Shortest epsilon-arc path from ``source`` to ``target`` (or to any final state when target is None)."""
+    if (target is None and graph.final[source]) or source == target:
+        return []
+    parent: dict[int, int] = {source: -1}
+    queue = deque([source])
+    nxt = graph.arc_next
+    while queue:
+        u = queue.popleft()
+        for arc in index.eps_out[u]:
+            v = int(nxt[arc])
+            if v in parent:
+                continue
+            parent[v] = arc
+            if v == target or (target is None and graph.final[v]):
+                path = []
+                while v != source:
+                    arc_v = parent[v]
+                    path.append(arc_v)
+                    v = _arc_source(graph, arc_v)
+                return path[::-1]
+            queue.append(v)
+    raise AssertionError(f"no epsilon path from state {source} to {target}")
+
+
+def _arc_source(graph: TokenGraph, arc: int) -> int:
+    return int(np.searchsorted(graph.arc_start, arc, side="right") - 1)
+
+
+def _path_result(
+    logprobs: np.ndarray,
+    graph: TokenGraph,
+    index: SearchIndex,
+    states: list[int],
+    score: float,
+    free_score: float,
+    free_tokens: tuple[int, ...],
+) -> ConstrainedResult:
+    """Turn the per-frame hypotheses of the best path into units, frames, arcs and output labels."""
+    num_states = index.num_states
+    arc_path: list[int] = []
+    tokens: list[int] = []
+    frames: list[list[int]] = []
+    prev = graph.start
+    for t, h in enumerate(states):
+        if h >= num_states:
+            if h != prev:
+                arc = h - num_states
+                arc_path.extend(_eps_path(graph, index, int(index.h_node[prev]), _arc_source(graph, arc)))
+                arc_path.append(arc)
+                tokens.append(int(graph.arc_token[arc]))
+                frames.append([t, t])
+            else:
+                frames[-1][1] = t
+        prev = h
+    arc_path.extend(_eps_path(graph, index, int(index.h_node[prev]), None))
+    confidences = tuple(
+        float(np.exp(logprobs[first : last + 1, tok].max())) for tok, (first, last) in zip(tokens, frames)
+    )
+    outputs = tuple(int(o) for o in graph.arc_output[arc_path] if o >= 0) if arc_path else ()
+    origins = tuple(int(o) for o in graph.arc_origin[arc_path] if o >= 0) if arc_path else ()
+    return ConstrainedResult(
+        accepted=True,
+        log_likelihood=score,
+        free_log_likelihood=free_score,
+        num_frames=len(states),
+        tokens=tuple(tokens),
+        token_frames=tuple((f, l) for f, l in frames),
+        token_confidences=confidences,
+        arc_path=tuple(arc_path),
+        outputs=outputs,
+        origins=origins,
+        free_tokens=free_tokens,
+    )
