@@ -1,0 +1,328 @@
+"""WordGraph: the grammar as a word-level automaton (epsilon arcs, output labels), built without enumerating sentences."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Sequence as SequenceType
+
+from daemon.grammar.model import IntentData, RangeList, ValueList, WildcardList
+from daemon.grammar.numbers import is_chinese, number_variants
+from daemon.grammar.template import (
+    Alternative,
+    Expression,
+    ListReference,
+    Permutation,
+    RuleReference,
+    Sequence,
+    Word,
+    iter_references,
+    permutations_of,
+)
+from daemon.grammar.words import contains_cjk, join_words, split_words
+
+if TYPE_CHECKING:  # pragma: no cover
+    from daemon.grammar.grammar import Grammar, IntentMatch
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Arc word of a wildcard list in the text parser's graph (never in the speech graph).
+WILDCARD = "\x00*"
+
+# Output label kinds (the text before the first tab of an output label).
+LABEL_INTENT = "intent"  # intent\t["Name", {fixed slots}]
+LABEL_SLOT = "slot"  # slot\tname              (slot starts)
+LABEL_VALUE = "value"  # value\t<json value>   (list value chosen)
+LABEL_NUMBER = "number"  # number\t<json number> (range value spoken)
+LABEL_SPOKEN = "spoken"  # spoken\t             (value is the spoken text)
+LABEL_END = "end"  # end\t                    (slot ends)
+
+_MAX_PERMUTATION_ITEMS = 6
+
+
+@dataclass(frozen=True)
+class Arc:
+    """One arc: ``word`` (None = epsilon; a lowercase English word or one CJK character), target, output label."""
+
+    word: str | None
+    next: int
+    output: int = -1
+
+
+@dataclass(frozen=True)
+class WordGraph:
+    """Word-level automaton of a grammar; ``outputs`` are opaque labels that ``interpret`` turns into intents."""
+
+    num_states: int
+    start: int
+    finals: frozenset
+    arcs: tuple
+    outputs: tuple
+    _decoded: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def num_arcs(self) -> int:
+        """Total number of arcs."""
+        return sum(len(arcs) for arcs in self.arcs)
+
+    def vocabulary(self) -> set[str]:
+        """Every word on an arc."""
+        return {arc.word for arcs in self.arcs for arc in arcs if arc.word is not None}
+
+    def _label(self, index: int) -> tuple[str, object]:
+        decoded = self._decoded.get(index)
+        if decoded is None:
+            kind, _, payload = self.outputs[index].partition("\t")
+            decoded = (kind, json.loads(payload) if payload else None)
+            self._decoded[index] = decoded
+        return decoded
+
+    def interpret(self, path_arcs: SequenceType[Arc]) -> "IntentMatch":
+        """The intent of one accepted path (its arcs in order; epsilon arcs without output may be left out)."""
+        from daemon.grammar.grammar import IntentMatch
+
+        words: list[str] = []
+        intent = ""
+        slots: dict = {}
+        raw_slots: dict = {}
+        open_slots: list[list] = []  # [name, first word index, value, has value, spoken]
+        for arc in path_arcs:
+            if arc.word is not None:
+                words.append(arc.word)
+            if arc.output < 0:
+                continue
+            kind, payload = self._label(arc.output)
+            if kind == LABEL_INTENT:
+                intent = payload[0]
+                slots.update(payload[1])
+            elif kind == LABEL_SLOT:
+                open_slots.append([payload, len(words), None, False, False])
+            elif kind in (LABEL_VALUE, LABEL_NUMBER) and open_slots:
+                open_slots[-1][2] = payload
+                open_slots[-1][3] = True
+            elif kind == LABEL_SPOKEN and open_slots:
+                open_slots[-1][4] = True
+            elif kind == LABEL_END and open_slots:
+                name, first, value, has_value, spoken = open_slots.pop()
+                raw = join_words(words[first:])
+                slots[name] = raw if spoken or not has_value else value
+                raw_slots[name] = raw
+        return IntentMatch(intent=intent, slots=slots, raw_slots=raw_slots, text=join_words(words))
+
+
+# ---------------------------------------------------------------------------- building
+
+
+class _Fragment:
+    """A piece of graph with local states 0 (entry) and 1 (exit), reusable by copying."""
+
+    __slots__ = ("num_states", "arcs")
+
+    def __init__(self) -> None:
+        self.num_states = 2
+        self.arcs: list[tuple[int, str | None, int, int]] = []
+
+
+class _Builder:
+    def __init__(self, grammar: "Grammar", include_wildcards: bool) -> None:
+        self.grammar = grammar
+        self.include_wildcards = include_wildcards
+        self.arcs: list[list[Arc]] = []
+        self.outputs: list[str] = []
+        self.output_index: dict[str, int] = {}
+        self.fragments: dict[tuple, _Fragment] = {}
+        self.skipped_wildcard_sentences = 0
+
+    def new_state(self) -> int:
+        self.arcs.append([])
+        return len(self.arcs) - 1
+
+    def label(self, kind: str, payload: object = None) -> int:
+        text = kind + "\t" + ("" if payload is None else json.dumps(payload, ensure_ascii=False, sort_keys=True))
+        index = self.output_index.get(text)
+        if index is None:
+            index = self.output_index[text] = len(self.outputs)
+            self.outputs.append(text)
+        return index
+
+    def arc(self, src: int, word: str | None, dst: int, output: int = -1) -> None:
+        self.arcs[src].append(Arc(word, dst, output))
+
+    # -- expressions
+
+    def build(self, expr: Expression, src: int, dst: int, data: IntentData | None, stack: tuple) -> None:
+        if isinstance(expr, Word):
+            self.arc(src, expr.text, dst)
+        elif isinstance(expr, Sequence):
+            items = expr.items
+            if not items:
+                self.arc(src, None, dst)
+                return
+            current = src
+            for index, item in enumerate(items):
+                target = dst if index == len(items) - 1 else self.new_state()
+                self.build(item, current, target, data, stack)
+                current = target
+        elif isinstance(expr, Alternative):
+            for choice in expr.choices:
+                self.build(choice, src, dst, data, stack)
+            if expr.optional:
+                self.arc(src, None, dst)
+        elif isinstance(expr, Permutation):
+            if len(expr.items) > _MAX_PERMUTATION_ITEMS:
+                raise ValueError(f"a permutation of more than {_MAX_PERMUTATION_ITEMS} items is too large")
+            for order in permutations_of(expr.items):
+                self.build(Sequence(order), src, dst, data, stack)
+        elif isinstance(expr, RuleReference):
+            self.build_rule(expr, src, dst, data, stack)
+        elif isinstance(expr, ListReference):
+            self.build_list(expr, src, dst, data, stack)
+
+    def build_rule(self, ref: RuleReference, src: int, dst: int, data: IntentData | None, stack: tuple) -> None:
+        rule = self.grammar.find_rule(ref.rule_name, data)
+        if rule is None or ref.rule_name in stack:
+            raise ValueError(f"unknown or recursive rule <{ref.rule_name}>")
+        local = data is not None and (bool(data.lists) or bool(data.expansion_rules))
+        key = ("rule", id(rule), id(data) if local else None)
+        self.instantiate(key, src, dst, lambda s, d: self.build(rule.expression, s, d, data, stack + (ref.rule_name,)))
+
+    def build_list(self, ref: ListReference, src: int, dst: int, data: IntentData | None, stack: tuple) -> None:
+        slot_list = self.grammar.find_list(ref.list_name, data)
+        if slot_list is None:
+            raise ValueError(f"unknown list {{{ref.list_name}}}")
+        if isinstance(slot_list, WildcardList):
+            begin, end = self.new_state(), self.new_state()
+            self.arc(src, None, begin, self.label(LABEL_SLOT, ref.slot_name))
+            self.arc(begin, WILDCARD, end)
+            self.arc(end, WILDCARD, end)
+            self.arc(end, None, dst, self.label(LABEL_END))
+            return
+        inner_src, inner_dst = self.new_state(), self.new_state()
+        self.arc(src, None, inner_src, self.label(LABEL_SLOT, ref.slot_name))
+        self.arc(inner_dst, None, dst, self.label(LABEL_END))
+        key = ("list", id(slot_list))
+        self.instantiate(key, inner_src, inner_dst, lambda s, d: self.build_list_body(slot_list, s, d, stack))
+
+    def build_list_body(self, slot_list, src: int, dst: int, stack: tuple) -> None:
+        if isinstance(slot_list, RangeList):
+            self.build_range(slot_list, src, dst)
+            return
+        assert isinstance(slot_list, ValueList)
+        for value in slot_list.values:
+            middle = self.new_state()
+            self.build(value.expression, src, middle, None, stack)
+            if value.spoken_value:
+                self.arc(middle, None, dst, self.label(LABEL_SPOKEN))
+            else:
+                self.arc(middle, None, dst, self.label(LABEL_VALUE, value.value))
+
+    def build_range(self, slot_list: RangeList, src: int, dst: int) -> None:
+        # A trie over the spoken forms shares their prefixes (二十一 ... 二十九 share 二十).
+        children: dict[tuple[int, str], int] = {}
+        for number in slot_list.numbers():
+            meaning = slot_list.meaning(number)
+            for form in number_variants(number, slot_list.language):
+                state = src
+                for word in split_words(form, slot_list.language):
+                    nxt = children.get((state, word))
+                    if nxt is None:
+                        nxt = children[(state, word)] = self.new_state()
+                        self.arc(state, word, nxt)
+                    state = nxt
+                self.arc(state, None, dst, self.label(LABEL_NUMBER, meaning))
+
+    def instantiate(self, key: tuple, src: int, dst: int, build) -> None:
+        """Copy the cached fragment for ``key`` between src and dst (building it the first time)."""
+        fragment = self.fragments.get(key)
+        if fragment is None:
+            fragment = self.record(build)
+            self.fragments[key] = fragment
+        mapping = [src, dst] + [0] * (fragment.num_states - 2)
+        base = len(self.arcs)
+        for local in range(2, fragment.num_states):
+            mapping[local] = base + local - 2
+        self.arcs.extend([] for _ in range(fragment.num_states - 2))
+        arcs = self.arcs
+        for local_src, word, local_dst, output in fragment.arcs:
+            arcs[mapping[local_src]].append(Arc(word, mapping[local_dst], output))
+
+    def record(self, build) -> _Fragment:
+        """Build into a scratch area and return it as a fragment."""
+        saved = self.arcs
+        self.arcs = [[], []]
+        try:
+            build(0, 1)
+            fragment = _Fragment()
+            fragment.num_states = len(self.arcs)
+            fragment.arcs = [(s, a.word, a.next, a.output) for s, arcs in enumerate(self.arcs) for a in arcs]
+        finally:
+            self.arcs = saved
+        return fragment
+
+    # -- whole grammar
+
+    def build_grammar(self) -> WordGraph:
+        start = self.new_state()
+        final = self.new_state()
+        for intent, datas in self.grammar.intents.items():
+            for data in datas:
+                if not data.sentences:
+                    continue
+                self.build_data(intent, data, start, final)
+        if self.skipped_wildcard_sentences:
+            _LOGGER.info("%d sentences with wildcard lists are left out of the speech graph",
+                         self.skipped_wildcard_sentences)
+        return WordGraph(
+            num_states=len(self.arcs),
+            start=start,
+            finals=frozenset([final]),
+            arcs=tuple(tuple(arcs) for arcs in self.arcs),
+            outputs=tuple(self.outputs),
+        )
+
+    def build_data(self, intent: str, data: IntentData, start: int, final: int) -> None:
+        chinese = is_chinese(data.language)
+        skip_words = [w for w in self.grammar.skip_words if contains_cjk(w) == chinese]
+        block_start, body_start, body_end = self.new_state(), self.new_state(), self.new_state()
+        self.arc(start, None, block_start, self.label(LABEL_INTENT, [intent, data.slots]))
+        self.skip_arcs(block_start, body_start, skip_words, data.language)
+        self.skip_arcs(body_end, final, skip_words, data.language)
+        for sentence in data.sentences:
+            if not self.include_wildcards and self.uses_wildcard(sentence.expression, data, ()):
+                self.skipped_wildcard_sentences += 1
+                continue
+            self.build(sentence.expression, body_start, body_end, data, ())
+
+    def uses_wildcard(self, expr: Expression, data: IntentData | None, stack: tuple) -> bool:
+        """True when ``expr`` reaches a wildcard list (such sentences cannot be spoken into the graph)."""
+        for ref in iter_references(expr):
+            if isinstance(ref, ListReference):
+                slot_list = self.grammar.find_list(ref.list_name, data)
+                if isinstance(slot_list, WildcardList):
+                    return True
+                if isinstance(slot_list, ValueList) and any(
+                    self.uses_wildcard(v.expression, None, stack) for v in slot_list.values
+                ):
+                    return True
+            else:
+                rule = self.grammar.find_rule(ref.rule_name, data)
+                if rule is not None and ref.rule_name not in stack:
+                    if self.uses_wildcard(rule.expression, data, stack + (ref.rule_name,)):
+                        return True
+        return False
+
+    def skip_arcs(self, src: int, dst: int, skip_words: list[str], language: str) -> None:
+        self.arc(src, None, dst)
+        for skip in skip_words:
+            words = split_words(skip, language)
+            current = src
+            for index, word in enumerate(words):
+                target = dst if index == len(words) - 1 else self.new_state()
+                self.arc(current, word, target)
+                current = target
+
+
+def build_word_graph(grammar: "Grammar", include_wildcards: bool = False) -> WordGraph:
+    """Build the WordGraph of ``grammar`` (lists and rules are built once and copied per use)."""
+    return _Builder(grammar, include_wildcards).build_grammar()

@@ -1,0 +1,150 @@
+"""Text parser: priority-ordered NFA simulation (Pike VM) over the grammar's WordGraph."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from daemon.grammar.graph import WILDCARD, Arc, WordGraph, build_word_graph
+from daemon.grammar.model import WildcardList
+from daemon.grammar.numbers import is_chinese
+from daemon.grammar.words import contains_cjk, split_words
+
+if TYPE_CHECKING:  # pragma: no cover
+    from daemon.grammar.grammar import Grammar, IntentMatch
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class TextMatcher:
+    """Matches texts against one grammar; caches epsilon closures and per-state word transitions."""
+
+    def __init__(self, grammar: "Grammar") -> None:
+        has_wildcards = any(isinstance(lst, WildcardList) for lst in grammar.lists.values()) or any(
+            isinstance(lst, WildcardList) for datas in grammar.intents.values() for d in datas for lst in d.lists.values()
+        )
+        self.graph: WordGraph = build_word_graph(grammar, include_wildcards=True) if has_wildcards else grammar.word_graph()
+        self.has_wildcards = has_wildcards
+        self.finals = self.graph.finals
+        self._transitions: list[dict | None] = [None] * self.graph.num_states
+        self._closures: list[tuple | None] = [None] * self.graph.num_states
+        self.chinese_language = next((lang for lang in grammar.languages if is_chinese(lang)), None)
+        self.other_language = next((lang for lang in grammar.languages if not is_chinese(lang)), None)
+        self.skip_sequences: list[tuple[str, ...]] = []
+        for skip in grammar.skip_words:
+            words = tuple(split_words(skip, self.chinese_language or grammar.language))
+            if words:
+                self.skip_sequences.append(words)
+        # Longer skip phrases first so "could you" wins over "could".
+        self.skip_sequences.sort(key=len, reverse=True)
+
+    # -- graph walking
+
+    def closure(self, state: int) -> tuple:
+        """States reachable from ``state`` over epsilon arcs, in priority order, with the arcs taken."""
+        cached = self._closures[state]
+        if cached is not None:
+            return cached
+        arcs_of = self.graph.arcs
+        result: list[tuple[int, tuple]] = []
+        seen = {state}
+        stack: list[tuple[int, tuple]] = [(state, ())]
+        while stack:
+            current, path = stack.pop()
+            result.append((current, path))
+            eps = [arc for arc in arcs_of[current] if arc.word is None]
+            for arc in reversed(eps):  # reversed so the first arc is visited first (DFS priority)
+                if arc.next not in seen:
+                    seen.add(arc.next)
+                    stack.append((arc.next, path + (arc,)))
+        closure = tuple(result)
+        self._closures[state] = closure
+        return closure
+
+    def transitions(self, state: int) -> dict:
+        """word -> [(target, arcs from ``state`` to target)] through the epsilon closure, in priority order."""
+        cached = self._transitions[state]
+        if cached is not None:
+            return cached
+        table: dict[str, list] = {}
+        arcs_of = self.graph.arcs
+        for member, path in self.closure(state):
+            for arc in arcs_of[member]:
+                if arc.word is not None:
+                    table.setdefault(arc.word, []).append((arc.next, path + (arc,)))
+        self._transitions[state] = table
+        return table
+
+    def accept(self, words: list[str]) -> list[Arc] | None:
+        """The arcs of the highest-priority accepted path for ``words``, or None."""
+        transitions = self._transitions
+        active: dict[int, tuple | None] = {self.graph.start: None}
+        wildcards = self.has_wildcards
+        for word in words:
+            new: dict[int, tuple] = {}
+            for state, node in active.items():
+                table = transitions[state]
+                if table is None:
+                    table = self.transitions(state)
+                moves = table.get(word)
+                if wildcards:
+                    extra = table.get(WILDCARD)
+                    if extra:
+                        moves = (moves or []) + extra
+                if moves:
+                    for target, arcs in moves:
+                        if target not in new:
+                            new[target] = (node, arcs)
+            if not new:
+                return None
+            active = new
+        finals = self.finals
+        for state, node in active.items():
+            for member, path in self.closure(state):
+                if member in finals:
+                    pieces = [path]
+                    while node is not None:
+                        node, arcs = node
+                        pieces.append(arcs)
+                    return [arc for arcs in reversed(pieces) for arc in arcs]
+        return None
+
+    # -- text
+
+    def words_of(self, text: str) -> list[str]:
+        """Words of ``text`` with written numbers spoken in the text's language."""
+        if contains_cjk(text) and self.chinese_language:
+            language = self.chinese_language
+        else:
+            language = self.other_language or self.chinese_language or "en"
+        return split_words(text, language)
+
+    def remove_skip_words(self, words: list[str]) -> list[str]:
+        """``words`` without any skip-word phrase."""
+        if not self.skip_sequences:
+            return words
+        result: list[str] = []
+        index = 0
+        while index < len(words):
+            for skip in self.skip_sequences:
+                if tuple(words[index : index + len(skip)]) == skip:
+                    index += len(skip)
+                    break
+            else:
+                result.append(words[index])
+                index += 1
+        return result
+
+    def parse(self, text: str) -> "IntentMatch | None":
+        """Intent of ``text`` (skip words tried as part of the sentence first, then dropped), or None."""
+        words = self.words_of(text)
+        if not words:
+            return None
+        path = self.accept(words)
+        if path is None:
+            without = self.remove_skip_words(words)
+            if without != words and without:
+                path = self.accept(without)
+        if path is None:
+            return None
+        return self.graph.interpret(path)
