@@ -45,33 +45,36 @@ class ConstrainedResult:
 
 @dataclass(frozen=True, eq=False)
 class SearchIndex:
-    """Per-graph tables of the search; hypothesis h < S is 'blank at state h', h >= S is 'in the unit of arc h-S'."""
+    """Per-graph tables of the search; hypothesis h < S is 'blank at state h', h >= S is 'in the unit of arc h-S'.
+
+    Every hypothesis has a precomputed successor list (itself, blank at its arc's end state, and the unit
+    arcs of its state's epsilon closure minus those repeating its own unit), so a frame is a few gathers.
+    """
 
     num_states: int
-    h_token: np.ndarray  # unit emitted by hypothesis h (0 = blank)
     h_node: np.ndarray  # graph state a hypothesis continues from
-    h_dist: np.ndarray  # fewest further units needed to reach a final state
-    h_succ_base: np.ndarray  # first entry of h's successor arcs in succ_* (epsilon closure of h_node)
-    h_succ_count: np.ndarray
-    succ_hyp: np.ndarray  # successor hypotheses (S + arc) of the closure, grouped by state
-    succ_token: np.ndarray
-    succ_dist: np.ndarray
+    succ_start: np.ndarray  # successors of h are succ_*[succ_start[h]:succ_start[h] + succ_count[h]]
+    succ_count: np.ndarray
+    succ_hyp: np.ndarray
+    succ_token: np.ndarray  # unit emitted when moving to the successor (0 = blank)
+    succ_dist: np.ndarray  # fewest further units the successor needs to reach a final state
+    max_dist: int  # largest finite distance: below it the frames left start to prune
     final_reachable: np.ndarray  # bool per state: a final state is within its epsilon closure
     eps_out: tuple[tuple[int, ...], ...]  # epsilon arcs per state, for the back-trace
 
     @classmethod
     def build(cls, graph: TokenGraph) -> "SearchIndex":
-        """Precompute epsilon closures, closure successor lists and distances to a final state."""
+        """Precompute epsilon closures, successor lists and distances to a final state."""
         num_states = graph.num_states
         src = graph.arc_src()
-        token = graph.arc_token
-        nxt = graph.arc_next
+        token = graph.arc_token.astype(np.int64)
+        nxt = graph.arc_next.astype(np.int64)
         is_eps = token == EPSILON
         eps_idx = np.flatnonzero(is_eps)
-        eps_out_lists: list[list[int]] = [[] for _ in range(num_states)] if len(eps_idx) else []
+        eps_lists: list[list[int]] = [[] for _ in range(num_states)]
         for arc in eps_idx.tolist():
-            eps_out_lists[src[arc]].append(arc)
-        eps_out = tuple(tuple(v) for v in eps_out_lists) if eps_out_lists else tuple(() for _ in range(num_states))
+            eps_lists[src[arc]].append(arc)
+        eps_out = tuple(tuple(v) for v in eps_lists)
 
         # Epsilon closure as (state, member) pairs; most states have none besides themselves.
         pair_state: list[int] = []
@@ -93,44 +96,67 @@ class SearchIndex:
                 pair_member.extend(seen)
         ps = np.concatenate([np.arange(num_states), np.asarray(pair_state, np.int64)])
         pm = np.concatenate([np.arange(num_states), np.asarray(pair_member, np.int64)])
-        order = np.argsort(ps, kind="stable")
-        ps, pm = ps[order], pm[order]
-
         final_reachable = np.zeros(num_states, bool)
-        np.logical_or.at(final_reachable, ps, graph.final[pm])
+        final_reachable[ps[graph.final[pm]]] = True
 
-        # Non-epsilon arcs per state, then per closure pair: successor lists grouped by state.
+        # Unit arcs reachable from each state through its closure: (state, arc) pairs.
         real_idx = np.flatnonzero(~is_eps)
-        real_src = src[real_idx]
         real_start = np.zeros(num_states + 1, np.int64)
-        np.cumsum(np.bincount(real_src, minlength=num_states), out=real_start[1:])
-        counts = real_start[pm + 1] - real_start[pm]
-        total = int(counts.sum())
-        offs = np.arange(total, dtype=np.int64) + np.repeat(real_start[pm] - (np.cumsum(counts) - counts), counts)
-        succ_arc = real_idx[offs]
-        per_state = np.bincount(np.repeat(ps, counts), minlength=num_states)
-        succ_start = np.zeros(num_states + 1, np.int64)
-        np.cumsum(per_state, out=succ_start[1:])
+        np.cumsum(np.bincount(src[real_idx], minlength=num_states), out=real_start[1:])
+        closure_state, closure_arc = _expand_ranges(ps, real_start[pm], real_start[pm + 1] - real_start[pm])
+        closure_arc = real_idx[closure_arc]
+
+        # Successor pairs (hypothesis, successor hypothesis, unit on the move).
+        hyp_of_arc = real_idx + num_states
+        blank_states = np.arange(num_states)
+        # Blank at s: stays blank, or enters any closure arc of s.
+        from_blank = (closure_state, closure_arc + num_states, token[closure_arc])
+        # In the unit of arc a: repeats (merges), goes blank at its end state, or enters a closure
+        # arc of its end state whose unit differs (the same unit twice needs a blank in between).
+        order = np.argsort(closure_state, kind="stable")
+        cs_sorted, ca_sorted = closure_state[order], closure_arc[order]
+        cs_start = np.zeros(num_states + 1, np.int64)
+        np.cumsum(np.bincount(cs_sorted, minlength=num_states), out=cs_start[1:])
+        dst = nxt[real_idx]
+        arc_rows, pos = _expand_ranges(real_idx, cs_start[dst], cs_start[dst + 1] - cs_start[dst])
+        entered = ca_sorted[pos]
+        allowed = token[entered] != token[arc_rows]
+        arc_rows, entered = arc_rows[allowed], entered[allowed]
+        succ_from = np.concatenate([blank_states, from_blank[0], hyp_of_arc, hyp_of_arc, arc_rows + num_states])
+        succ_to = np.concatenate([blank_states, from_blank[1], hyp_of_arc, dst, entered + num_states])
+        succ_tok = np.concatenate(
+            [np.zeros(num_states, np.int64), from_blank[2], token[real_idx], np.zeros(len(real_idx), np.int64),
+             token[entered]]
+        )
+        order = np.argsort(succ_from, kind="stable")
+        num_hyps = num_states + graph.num_arcs
+        succ_start = np.zeros(num_hyps + 1, np.int64)
+        np.cumsum(np.bincount(succ_from, minlength=num_hyps), out=succ_start[1:])
+        succ_hyp = succ_to[order]
 
         dist = _distance_to_final(graph, src)
-        num_hyps = num_states + graph.num_arcs
-        h_node = np.concatenate([np.arange(num_states, dtype=np.int64), nxt.astype(np.int64)])
-        h_token = np.concatenate([np.zeros(num_states, np.int64), token.astype(np.int64)])
-        succ_base = succ_start[h_node]
-        assert len(h_node) == num_hyps
+        h_node = np.concatenate([np.arange(num_states, dtype=np.int64), nxt])
+        finite = dist[dist < _UNREACHABLE]
         return cls(
             num_states=num_states,
-            h_token=h_token,
             h_node=h_node,
-            h_dist=dist[h_node],
-            h_succ_base=succ_base,
-            h_succ_count=succ_start[h_node + 1] - succ_base,
-            succ_hyp=succ_arc.astype(np.int64) + num_states,
-            succ_token=token[succ_arc].astype(np.int64),
-            succ_dist=dist[nxt[succ_arc]],
+            succ_start=succ_start[:-1],
+            succ_count=np.diff(succ_start),
+            succ_hyp=succ_hyp,
+            succ_token=succ_tok[order],
+            succ_dist=dist[h_node[succ_hyp]],
+            max_dist=int(finite.max()) if len(finite) else 0,
             final_reachable=final_reachable,
             eps_out=eps_out,
         )
+
+
+def _expand_ranges(owner: np.ndarray, begin: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ranges [begin, begin+count) per owner: (owner repeated, every index of its range)."""
+    total = int(count.sum())
+    rows = np.repeat(owner, count)
+    offs = np.arange(total, dtype=np.int64) + np.repeat(begin - (np.cumsum(count) - count), count)
+    return rows, offs
 
 
 def _distance_to_final(graph: TokenGraph, src: np.ndarray) -> np.ndarray:
@@ -213,64 +239,45 @@ def _forward(
     logprobs: np.ndarray, index: SearchIndex, start: int, beam: float, max_active: int
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
     """Run the frames; returns per frame (hypothesis ids, index of the predecessor, scores) or None if all died."""
-    num_states = index.num_states
-    h_token, h_node, h_dist = index.h_token, index.h_node, index.h_dist
-    succ_base, succ_count = index.h_succ_base, index.h_succ_count
+    succ_start, succ_count = index.succ_start, index.succ_count
     succ_hyp, succ_token, succ_dist = index.succ_hyp, index.succ_token, index.succ_dist
     num_frames = len(logprobs)
+    lp_all = logprobs.astype(np.float64)
     ids = np.array([start], np.int64)
     scores = np.zeros(1, np.float64)
     history: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for t in range(num_frames):
-        lp = logprobs[t].astype(np.float64)
-        remaining = num_frames - 1 - t
-        n = len(ids)
-        tok = h_token[ids]
-        own = np.arange(n)
-        # Stay: blank stays blank, a unit repeats and merges.
-        c_ids = [ids]
-        c_scores = [scores + lp[tok]]
-        c_preds = [own]
-        # Unit -> blank at the arc's end state.
-        in_unit = ids >= num_states
-        if in_unit.any():
-            c_ids.append(h_node[ids[in_unit]])
-            c_scores.append(scores[in_unit] + lp[0])
-            c_preds.append(own[in_unit])
-        # Enter a unit arc of the closure; the same unit again needs a blank first.
         cnt = succ_count[ids]
-        total = int(cnt.sum())
-        if total:
-            rep = np.repeat(own, cnt)
-            offs = np.arange(total) + np.repeat(succ_base[ids] - (np.cumsum(cnt) - cnt), cnt)
-            ok = (succ_token[offs] != tok[rep]) & (succ_dist[offs] <= remaining)
-            offs = offs[ok]
-            rep = rep[ok]
-            c_ids.append(succ_hyp[offs])
-            c_scores.append(scores[rep] + lp[succ_token[offs]])
-            c_preds.append(rep)
-        all_ids = np.concatenate(c_ids)
-        all_scores = np.concatenate(c_scores)
-        all_preds = np.concatenate(c_preds)
-        keep = h_dist[all_ids] <= remaining
+        ends = np.cumsum(cnt)
+        total = int(ends[-1])
+        preds = np.repeat(np.arange(len(ids)), cnt)
+        offs = np.arange(total) + np.repeat(succ_start[ids] - ends + cnt, cnt)
+        remaining = num_frames - 1 - t
+        if remaining < index.max_dist:
+            # Near the end: drop moves that cannot reach a final state in the frames left.
+            reaching = succ_dist[offs] <= remaining
+            offs, preds = offs[reaching], preds[reaching]
+            if len(offs) == 0:
+                return None
+        cand = succ_hyp[offs]
+        cand_scores = scores[preds] + lp_all[t][succ_token[offs]]
+        best = cand_scores.max()
+        keep = cand_scores >= best - beam
         if not keep.all():
-            all_ids, all_scores, all_preds = all_ids[keep], all_scores[keep], all_preds[keep]
-        if len(all_ids) == 0:
-            return None
-        keep = all_scores >= all_scores.max() - beam
-        if not keep.all():
-            all_ids, all_scores, all_preds = all_ids[keep], all_scores[keep], all_preds[keep]
-        # Viterbi merge: keep the best-scoring candidate of every hypothesis id.
-        order = np.lexsort((-all_scores, all_ids))
-        sorted_ids = all_ids[order]
+            cand, cand_scores, preds = cand[keep], cand_scores[keep], preds[keep]
+        # Viterbi merge: one sort groups candidates by hypothesis, best score first within a group.
+        spread = best - cand_scores
+        key = cand * (float(spread.max()) * 2.0 + 1.0) + spread
+        order = np.argsort(key)
+        sorted_cand = cand[order]
         first = np.empty(len(order), bool)
         first[0] = True
-        np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=first[1:])
+        np.not_equal(sorted_cand[1:], sorted_cand[:-1], out=first[1:])
         sel = order[first]
         if len(sel) > max_active:
-            sel = sel[np.argpartition(-all_scores[sel], max_active - 1)[:max_active]]
-        ids, scores = all_ids[sel], all_scores[sel]
-        history.append((ids, all_preds[sel], scores))
+            sel = sel[np.argpartition(spread[sel], max_active - 1)[:max_active]]
+        ids, scores = cand[sel], cand_scores[sel]
+        history.append((ids, preds[sel], scores))
     return history
 
 
