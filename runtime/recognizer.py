@@ -1,0 +1,181 @@
+"""Streaming recognizer: int16 audio in, fbank → chunked encoder + CTC → search, partial and final results."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from runtime.decoding.ctc_greedy import CtcGreedySearch
+from runtime.decoding.ctc_prefix_beam import CtcPrefixBeamSearch
+from runtime.decoding.endpoint import EndpointConfig, EndpointDetector, EndpointRule
+from runtime.decoding.hypothesis import Hypothesis
+from runtime.errors import AudioFormatError, ModelLoadError
+from runtime.features.fbank import FbankOptions, StreamingFbank
+from runtime.models import StreamingModel, load_model
+from runtime.models.stream import EncoderStream
+from runtime.units import UnitTable
+
+_LOGGER = logging.getLogger(__name__)
+
+__all__ = ["EndpointConfig", "EndpointRule", "RecognitionResult", "Recognizer", "RecognizerSession"]
+
+
+@dataclass(frozen=True)
+class RecognitionResult:
+    """Tokens with times (ms from the utterance start) and confidences, plus the CTC log-probs behind them."""
+
+    token_ids: tuple[int, ...]
+    text: str
+    timestamps_ms: tuple[int, ...]
+    token_confidences: tuple[float, ...]
+    confidence: float
+    logprobs: np.ndarray = field(repr=False, compare=False)
+    frame_shift_ms: int = 40
+
+
+class Recognizer:
+    """A loaded model directory (encoder, CTC, units.txt) that makes independent sessions."""
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        backend: str = "auto",
+        beam_size: int = 10,
+        endpoint: EndpointConfig | None = None,
+        num_threads: int = 1,
+    ) -> None:
+        self.model_dir = Path(model_dir)
+        self.beam_size = int(beam_size)
+        self.endpoint = endpoint or EndpointConfig()
+        self.model: StreamingModel = load_model(self.model_dir, backend=backend, num_threads=num_threads)
+        self.units = UnitTable.from_file(self.model_dir / "units.txt")
+        vocab = self.model.geometry.vocab_size
+        if len(self.units) != vocab:
+            raise ModelLoadError(
+                f"{self.model_dir / 'units.txt'}: has {len(self.units)} units but the model outputs {vocab} classes; "
+                "use the units.txt the model was trained with"
+            )
+        if self.model.geometry.feature_dim != FbankOptions().num_mel_bins:
+            raise ModelLoadError(
+                f"{self.model_dir}: the encoder takes {self.model.geometry.feature_dim}-dim features; "
+                f"only {FbankOptions().num_mel_bins}-bin fbank is supported"
+            )
+        _LOGGER.debug("loaded %s", self.info)
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """Kind, chunk size, left chunks, subsampling, vocabulary size and the rest of the model's geometry."""
+        info = self.model.info()
+        info["frame_shift_ms"] = self.frame_shift_ms
+        info["beam_size"] = self.beam_size
+        return info
+
+    @property
+    def frame_shift_ms(self) -> int:
+        """Milliseconds per CTC frame (subsampling × 10 ms)."""
+        return self.model.geometry.subsampling * 10
+
+    def create_session(self) -> "RecognizerSession":
+        """A new independent stream."""
+        return RecognizerSession(self)
+
+
+class RecognizerSession:
+    """One audio stream: feed int16 samples, read partial results, detect endpoints, finalize."""
+
+    def __init__(self, recognizer: Recognizer) -> None:
+        self.recognizer = recognizer
+        self._units = recognizer.units
+        self._fbank = StreamingFbank()
+        self._encoder = EncoderStream(recognizer.model)
+        blank = self._units.blank_id
+        self._search: CtcPrefixBeamSearch | CtcGreedySearch
+        if recognizer.beam_size > 1:
+            self._search = CtcPrefixBeamSearch(recognizer.beam_size, blank_id=blank)
+        else:
+            self._search = CtcGreedySearch(blank_id=blank)
+        self._endpoint = EndpointDetector(recognizer.endpoint, recognizer.frame_shift_ms, blank_id=blank)
+        self._blocks: list[np.ndarray] = []
+        self._logprobs_cache: np.ndarray | None = None
+        self._finalized = False
+        self.search_seconds = 0.0  # time in search + endpointing; for benchmarks
+
+    def reset(self) -> None:
+        """Start a new utterance: features, encoder caches, search and endpointer."""
+        self._fbank.reset()
+        self._encoder.reset()
+        self._search.reset()
+        self._endpoint.reset()
+        self._blocks = []
+        self._logprobs_cache = None
+        self._finalized = False
+
+    def accept_waveform(self, samples: np.ndarray) -> None:
+        """Add int16 samples (16 kHz mono, any length); runs the encoder on every chunk that is complete."""
+        samples = np.asarray(samples)
+        if samples.dtype != np.int16:
+            raise AudioFormatError(f"expected int16 samples (16 kHz mono PCM), got {samples.dtype}")
+        if samples.ndim != 1:
+            raise AudioFormatError(f"expected a 1-D array of mono samples, got shape {samples.shape}")
+        if self._finalized:
+            raise RuntimeError("accept_waveform() after finalize(); call reset() first")
+        feats = self._fbank.accept(samples)
+        for block in self._encoder.accept(feats):
+            self._consume(block)
+
+    def _consume(self, block: np.ndarray) -> None:
+        import time
+
+        start = time.perf_counter()
+        self._blocks.append(block)
+        self._logprobs_cache = None
+        self._search.accept(block)
+        self._endpoint.accept(block)
+        self.search_seconds += time.perf_counter() - start
+
+    @property
+    def logprobs(self) -> np.ndarray:
+        """(T, V) float32 CTC log-probs streamed so far."""
+        if self._logprobs_cache is None:
+            vocab = self.recognizer.model.geometry.vocab_size
+            self._logprobs_cache = (
+                np.concatenate(self._blocks).astype(np.float32, copy=False)
+                if self._blocks
+                else np.zeros((0, vocab), dtype=np.float32)
+            )
+        return self._logprobs_cache
+
+    def _result(self, hyp: Hypothesis) -> RecognitionResult:
+        shift = self.recognizer.frame_shift_ms
+        return RecognitionResult(
+            token_ids=hyp.token_ids,
+            text=self._units.text_of(hyp.token_ids),
+            timestamps_ms=tuple(f * shift for f in hyp.frames),
+            token_confidences=hyp.token_probs,
+            confidence=hyp.confidence,
+            logprobs=self.logprobs,
+            frame_shift_ms=shift,
+        )
+
+    def partial_result(self) -> RecognitionResult:
+        """The best result over the chunks decoded so far."""
+        return self._result(self._search.result())
+
+    def endpoint_detected(self) -> bool:
+        """Whether WeNet's rule 1/2/3 fires on the frames so far (not checked after finalize)."""
+        if self._finalized:
+            return False
+        return self._endpoint.detected(bool(self._search.result().token_ids))
+
+    def finalize(self) -> RecognitionResult:
+        """Run the last (short) chunk and return the final result; call reset() before reusing the session."""
+        if not self._finalized:
+            block = self._encoder.flush()
+            if block is not None:
+                self._consume(block)
+            self._finalized = True
+        return self._result(self._search.result())
