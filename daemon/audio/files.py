@@ -1,0 +1,113 @@
+"""Non-device audio sources: WAV files or a directory of them (paced or fast), and raw s16le PCM on stdin."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import BinaryIO, Iterator, Optional
+
+import numpy as np
+
+from daemon.audio.wavfile import read_wav_int16
+from daemon.errors import AudioSourceError
+
+_LOGGER = logging.getLogger(__name__)
+SAMPLE_RATE = 16000
+
+
+def wav_files(path: Path) -> list[Path]:
+    """The WAV file itself, or the sorted ``*.wav`` files of a directory (AudioSourceError when none)."""
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".wav" and p.is_file())
+        if not files:
+            raise AudioSourceError(f"{path}: directory has no .wav files")
+        return files
+    if not path.exists():
+        raise AudioSourceError(f"{path}: no such WAV file or directory")
+    return [path]
+
+
+class WavSource:
+    """Plays WAV files as if they came from a microphone, with ``gap_s`` of silence after each file."""
+
+    live = False
+
+    def __init__(self, path: Path, *, block: int = 480, realtime: bool = True, gap_s: float = 1.0) -> None:
+        self.path = Path(path)
+        self.name = f"wav:{self.path}"
+        self._block = block
+        self._realtime = realtime
+        self._gap = np.zeros(int(gap_s * SAMPLE_RATE), dtype=np.int16)
+        self._blocks: Optional[Iterator[np.ndarray]] = None
+        self._t0 = 0.0
+        self._emitted = 0
+        self.current_file: Optional[Path] = None
+
+    def open(self) -> None:
+        """Check the files (all of them, so a bad one fails at start-up) and start the clock."""
+        files = wav_files(self.path)
+        for f in files:
+            read_wav_int16(f)
+        self._blocks = self._iter_blocks(files)
+        self._t0 = time.monotonic()
+        self._emitted = 0
+
+    def _iter_blocks(self, files: list[Path]) -> Iterator[np.ndarray]:
+        for f in files:
+            self.current_file = f
+            _LOGGER.info("playing %s", f)
+            samples = np.concatenate([read_wav_int16(f), self._gap])
+            for start in range(0, len(samples), self._block):
+                yield samples[start : start + self._block]
+        self.current_file = None
+
+    def read(self) -> Optional[np.ndarray]:
+        """The next block, paced to real time when asked; None after the last file."""
+        if self._blocks is None:
+            raise AudioSourceError(f"{self.path}: source not open")
+        block = next(self._blocks, None)
+        if block is None:
+            return None
+        if self._realtime:
+            due = self._t0 + (self._emitted + len(block)) / SAMPLE_RATE
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        self._emitted += len(block)
+        return block
+
+    def close(self) -> None:
+        """Forget the file iterator."""
+        self._blocks = None
+
+
+class RawStdinSource:
+    """Raw 16 kHz mono s16le PCM read from a binary stream (stdin by default); EOF ends the stream."""
+
+    live = False
+
+    def __init__(self, *, block: int = 480, stream: Optional[BinaryIO] = None) -> None:
+        self.name = "stdin"
+        self._block_bytes = 2 * block
+        self._stream = stream
+        self._pending = b""
+
+    def open(self) -> None:
+        """Bind to stdin unless a stream was given."""
+        if self._stream is None:
+            self._stream = sys.stdin.buffer
+
+    def read(self) -> Optional[np.ndarray]:
+        """Block until a full block arrived; a short tail at EOF is returned once, then None."""
+        assert self._stream is not None
+        data = self._stream.read(self._block_bytes)
+        if not data:
+            return None
+        if len(data) % 2:
+            data = data[:-1]
+        return np.frombuffer(data, dtype="<i2").astype(np.int16, copy=False)
+
+    def close(self) -> None:
+        """Nothing to release (stdin belongs to the process)."""

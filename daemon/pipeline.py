@@ -1,0 +1,281 @@
+"""CommandPipeline: audio blocks → VAD → streaming recognizer session → grammar decoder → intent / not-recognized events."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Protocol, Sequence
+
+import numpy as np
+
+from daemon.config import VadConfig
+from daemon.events import IntentEvent, NotRecognizedEvent, TokenInfo, UtteranceEvent
+from daemon.vad import UtteranceAudio, UtteranceEnd, UtteranceStart, VadSegmenter
+
+_LOGGER = logging.getLogger(__name__)
+SAMPLE_RATE = 16000
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Protocols the pipeline depends on (runtime.recognizer, daemon.grammar.decode and the MQTT link satisfy them)
+
+
+class RecognizerSessionLike(Protocol):
+    """One streaming recognition session (runtime.recognizer.RecognizerSession)."""
+
+    def accept_waveform(self, samples: np.ndarray) -> None: ...
+    def endpoint_detected(self) -> bool: ...
+    def finalize(self) -> Any: ...
+    def reset(self) -> None: ...
+
+
+class RecognizerLike(Protocol):
+    """Creates sessions (runtime.recognizer.Recognizer)."""
+
+    frame_shift_ms: int
+
+    def create_session(self) -> RecognizerSessionLike: ...
+
+
+class DecoderLike(Protocol):
+    """Grammar-constrained decoding of CTC log-probs (daemon.grammar.decode.GrammarDecoder)."""
+
+    def decode(self, logprobs: np.ndarray, frame_shift_ms: int) -> Any: ...
+
+
+class EventSink(Protocol):
+    """Where events go (daemon.mqtt.link.MqttLink, a stdout sink, a test recorder)."""
+
+    def publish_intent(self, event: IntentEvent) -> None: ...
+    def publish_not_recognized(self, event: NotRecognizedEvent) -> None: ...
+
+
+@dataclass(frozen=True)
+class ActiveGrammar:
+    """The grammar currently in force: its decoder, language and a version string (swapped atomically)."""
+
+    decoder: DecoderLike
+    language: Optional[str]
+    version: str
+    intent_names: tuple[str, ...] = ()
+    grammar: Any = None
+
+
+@dataclass
+class PipelineStats:
+    """Counters for STATUS= lines and benchmarks."""
+
+    utterances: int = 0
+    intents: int = 0
+    not_recognized: int = 0
+    too_short: int = 0
+    dropped_muted_blocks: int = 0
+    last_intent: Optional[str] = None
+    last_decode_ms: float = 0.0
+    endpoint_reasons: dict[str, int] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------------------------
+
+
+class CommandPipeline:
+    """Feeds audio through VAD into the recognizer while speech continues; decodes at the endpoint."""
+
+    def __init__(
+        self,
+        recognizer: RecognizerLike,
+        grammar: Callable[[], ActiveGrammar],
+        sink: EventSink,
+        vad_config: VadConfig,
+        site_id: str,
+        *,
+        detector: Optional[Callable[[bytes], bool]] = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._recognizer = recognizer
+        self._grammar = grammar
+        self._sink = sink
+        self._vad_config = vad_config
+        self._site_id = site_id
+        self._clock = clock
+        self._segmenter = VadSegmenter(vad_config, detector)
+        self._session = recognizer.create_session()
+        self._muted = False
+        self._active = False  # an utterance is being fed to the session
+        self._onset_samples = self._segmenter.frame_samples * max(1, -(-vad_config.onset_ms // vad_config.frame_ms))
+        self._anchor_sample = 0  # absolute sample index whose wall-clock time is _anchor_time
+        self._anchor_time = clock()
+        self._utt_start_sample = 0
+        self._utt_audio_start_sample = 0
+        self.stats = PipelineStats()
+
+    # ---- control (any thread)
+
+    @property
+    def muted(self) -> bool:
+        """True while audio is being ignored."""
+        return self._muted
+
+    def mute(self) -> None:
+        """Ignore audio until unmute(); an utterance in progress is dropped."""
+        self._muted = True
+
+    def unmute(self) -> None:
+        """Listen again."""
+        self._muted = False
+
+    @property
+    def in_utterance(self) -> bool:
+        """True between speech onset and endpoint."""
+        return self._segmenter.in_utterance
+
+    # ---- audio (pipeline thread only)
+
+    def feed(self, samples: np.ndarray, capture_time: Optional[float] = None) -> list[UtteranceEvent]:
+        """Process one block; ``capture_time`` is the wall-clock time of its last sample. Returns emitted events."""
+        if self._muted:
+            self.stats.dropped_muted_blocks += 1
+            if self._active:
+                self._session.reset()
+                _LOGGER.info("muted: utterance in progress dropped")
+            self._segmenter.reset()
+            self._active = False
+            return []
+        seen = self._segmenter.samples_seen + len(samples)  # leftover frames are not counted yet: close enough
+        self._anchor_sample = seen
+        self._anchor_time = capture_time if capture_time is not None else self._clock()
+        out: list[UtteranceEvent] = []
+        for event in self._segmenter.process(samples):
+            if isinstance(event, UtteranceStart):
+                self._active = True
+                self._utt_start_sample = event.start_sample
+                self._utt_audio_start_sample = event.start_sample - (len(event.audio) - self._onset_samples)
+                _LOGGER.debug("speech onset")
+                self._session.accept_waveform(event.audio)
+                self._check_model_endpoint(out)
+            elif not self._active:
+                continue  # the rest of an utterance already ended by the model's endpoint rules
+            elif isinstance(event, UtteranceAudio):
+                self._session.accept_waveform(event.audio)
+                self._check_model_endpoint(out)
+            elif isinstance(event, UtteranceEnd):
+                self._active = False
+                result = self._finish(event)
+                if result is not None:
+                    out.append(result)
+        return out
+
+    def reset(self) -> None:
+        """Forget any utterance in progress (after a crash in the pipeline thread)."""
+        self._segmenter.reset()
+        self._session.reset()
+        self._active = False
+
+    def flush(self) -> list[UtteranceEvent]:
+        """End an utterance in progress (end of stream, shutdown) and decode it."""
+        end = self._segmenter.force_end("end_of_stream")
+        if end is None or not self._active:
+            return []
+        self._active = False
+        result = self._finish(end)
+        return [result] if result is not None else []
+
+    def _check_model_endpoint(self, out: list[UtteranceEvent]) -> None:
+        if not self._vad_config.model_endpoint or not self._active:
+            return
+        if self._session.endpoint_detected():
+            self._active = False
+            end = self._segmenter.force_end("endpoint")
+            if end is not None:
+                result = self._finish(end)
+                if result is not None:
+                    out.append(result)
+
+    def _time_of(self, sample: int) -> float:
+        return self._anchor_time - (self._anchor_sample - sample) / SAMPLE_RATE
+
+    def _finish(self, end: UtteranceEnd) -> Optional[UtteranceEvent]:
+        stats = self.stats
+        stats.endpoint_reasons[end.reason] = stats.endpoint_reasons.get(end.reason, 0) + 1
+        if end.too_short:
+            stats.too_short += 1
+            self._session.reset()
+            _LOGGER.debug("utterance dropped: %d ms of speech is below the minimum", end.speech_ms)
+            return None
+        stats.utterances += 1
+        t0 = time.perf_counter()
+        try:
+            result = self._session.finalize()
+            active = self._grammar()
+            decoded = active.decoder.decode(result.logprobs, result.frame_shift_ms)
+        finally:
+            self._session.reset()
+        stats.last_decode_ms = (time.perf_counter() - t0) * 1000.0
+        event = self._make_event(decoded, active, end, result)
+        if isinstance(event, IntentEvent):
+            stats.intents += 1
+            stats.last_intent = event.intent
+            _LOGGER.info(
+                "intent %s %s (%r, confidence %.2f, %s)", event.intent, event.slots, event.text, event.confidence,
+                end.reason,
+                extra={"INTENT": event.intent, "SITE_ID": self._site_id, "UTTERANCE_ID": event.utterance_id,
+                       "TEXT": event.text, "CONFIDENCE": f"{event.confidence:.3f}"},
+            )
+            self._publish(self._sink.publish_intent, event)
+        else:
+            stats.not_recognized += 1
+            _LOGGER.info(
+                "not recognized (%s): %r, confidence %.2f", event.reason, event.text, event.confidence,
+                extra={"SITE_ID": self._site_id, "UTTERANCE_ID": event.utterance_id, "TEXT": event.text,
+                       "REASON": event.reason},
+            )
+            self._publish(self._sink.publish_not_recognized, event)
+        return event
+
+    @staticmethod
+    def _publish(method: Callable[[Any], None], event: UtteranceEvent) -> None:
+        try:
+            method(event)
+        except Exception:  # the sink's own failure must not stop listening
+            _LOGGER.exception("could not hand %s %s to the event sink", type(event).__name__, event.utterance_id)
+
+    def _make_event(self, decoded: Any, active: ActiveGrammar, end: UtteranceEnd, result: Any) -> UtteranceEvent:
+        utterance_id = uuid.uuid4().hex
+        start_time = self._time_of(self._utt_start_sample)
+        end_time = self._time_of(end.speech_end_sample)
+        audio_start = self._utt_audio_start_sample
+        offset_s = (audio_start - self._utt_start_sample) / SAMPLE_RATE  # token times are from pre-roll start
+        tokens = tuple(
+            TokenInfo(str(unit), float(conf), max(0.0, offset_s + s_ms / 1000.0), max(0.0, offset_s + e_ms / 1000.0))
+            for unit, s_ms, e_ms, conf in getattr(decoded, "tokens", ()) or ()
+        )
+        confidence = float(getattr(decoded, "confidence", 0.0))
+        if getattr(decoded, "recognized", False) and getattr(decoded, "intent", None):
+            return IntentEvent(
+                site_id=self._site_id, utterance_id=utterance_id, intent=str(decoded.intent),
+                slots=dict(decoded.slots or {}), raw_slots=dict(getattr(decoded, "raw_slots", {}) or {}),
+                text=str(decoded.text), confidence=confidence, start_time=start_time, end_time=end_time,
+                tokens=tokens, language=getattr(decoded, "language", None) or active.language,
+            )
+        text = str(getattr(decoded, "free_text", "") or getattr(result, "text", "") or "")
+        reason = getattr(decoded, "reason", None) or ("no_speech" if not text.strip() else "rejected")
+        return NotRecognizedEvent(
+            site_id=self._site_id, utterance_id=utterance_id, text=text, confidence=confidence,
+            start_time=start_time, end_time=end_time, reason=str(reason), tokens=tokens,
+        )
+
+
+def intent_names_of(grammar: Any) -> tuple[str, ...]:
+    """The intent names a grammar defines (for discovery), whatever attribute the grammar part exposes."""
+    for attr in ("intent_names", "intents"):
+        value = getattr(grammar, attr, None)
+        if callable(value):
+            value = value()
+        if isinstance(value, dict):
+            return tuple(sorted(value))
+        if isinstance(value, (list, tuple, set, frozenset)):
+            names: Sequence[Any] = list(value)
+            return tuple(sorted(str(getattr(n, "name", n)) for n in names))
+    return ()

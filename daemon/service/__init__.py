@@ -1,0 +1,1 @@
+"""systemd glue and process plumbing: sd_notify, logging, supervised threads, bounded queues, grammar reloads."""
