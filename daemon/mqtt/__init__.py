@@ -1,0 +1,1 @@
+"""MQTT output of the daemon: native voicecmd topics, Hermes, Home Assistant discovery, and commands in."""

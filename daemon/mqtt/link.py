@@ -1,0 +1,390 @@
+"""MqttLink: publishes the daemon's events to a broker (native, Hermes, Home Assistant) and receives commands."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Mapping, Optional, Sequence
+
+import daemon
+from daemon.errors import ConfigError, MqttError
+from daemon.events import IntentEvent, NotRecognizedEvent
+from daemon.mqtt import paho_compat
+from daemon.mqtt.config import MqttConfig
+from daemon.mqtt.messages import (
+    CommandError,
+    CommandMessage,
+    ErrorMessage,
+    LastCommandMessage,
+    Message,
+    StateMessage,
+    StatusMessage,
+    discovery_messages,
+    intent_messages,
+    is_ha_birth,
+    not_recognized_messages,
+)
+from daemon.mqtt.outbox import Outbox
+from daemon.mqtt.topics import SiteTopics, check_site_id, ha_status_topic, object_id
+
+__all__ = ["MqttLink", "CommandHandler"]
+
+_LOGGER = logging.getLogger(__name__)
+
+CommandHandler = Callable[[str, dict], None]
+
+_SUPERVISE_EVERY_S = 1.0  # how often the sender thread checks paho's network thread when idle
+_SENDER_BACKOFF_MAX_S = 30.0
+_OFFLINE_PUBLISH_WAIT_S = 1.0
+
+
+class MqttLink:
+    """Connection to one broker for one site.
+
+    Events are queued in a persisted outbox and handed to paho by the ``mqtt-outbox-<site>`` thread while connected;
+    an entry leaves the outbox only on its PUBACK. paho's own network thread (``mqtt-<site>``, started with
+    loop_start) connects with capped exponential backoff; each (re)connect re-subscribes and re-announces status,
+    state, the last command and discovery. ``on_command(name, args)`` runs on the network thread: keep it short."""
+
+    def __init__(
+        self,
+        mqtt_config: MqttConfig,
+        site_id: str,
+        state_dir: Optional[Path],
+        on_command: Optional[CommandHandler] = None,
+    ) -> None:
+        try:
+            check_site_id(site_id)
+        except ValueError as err:
+            raise MqttError(f"service.site_id: {err}") from None
+        self._config = mqtt_config
+        self._site_id = site_id
+        self._topics = SiteTopics(mqtt_config.topic_prefix, site_id)
+        self._on_command = on_command
+        queue_file = Path(state_dir) / f"mqtt-outbox-{object_id(site_id)}.jsonl" if state_dir is not None else None
+        self._outbox = Outbox(queue_file, mqtt_config.queue_max)
+        self._client = None
+        self._sender: Optional[threading.Thread] = None
+        self._connected = threading.Event()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._started = False
+        self._stopped = False
+        # mid -> outbox seq (None for messages that are not queued); PUBACKs that beat the bookkeeping wait in
+        # _early_acks. Never held while calling paho: paho calls on_publish with its own locks taken.
+        self._ack_lock = threading.Lock()
+        self._inflight: dict[int, Optional[int]] = {}
+        self._early_acks: set[int] = set()
+        self._handed: set[int] = set()
+        self._state: Optional[dict] = None
+        self._intent_names: Optional[tuple[str, ...]] = None
+        self._last_command: Optional[LastCommandMessage] = None
+        self._last_refusal: Optional[str] = None
+        self.stats = {"connects": 0, "disconnects": 0, "delivered": 0, "commands": 0, "bad_commands": 0}
+
+    # ------------------------------------------------------------------------------------------------ properties
+
+    @property
+    def topics(self) -> SiteTopics:
+        """This site's native topics."""
+        return self._topics
+
+    @property
+    def connected(self) -> bool:
+        """True while the broker connection is up."""
+        return self._connected.is_set()
+
+    @property
+    def queued(self) -> int:
+        """Messages not yet acknowledged by the broker (in the outbox)."""
+        return len(self._outbox)
+
+    @property
+    def dropped(self) -> int:
+        """Messages dropped because the outbox was full."""
+        return self._outbox.dropped
+
+    @property
+    def queue_file(self) -> Optional[Path]:
+        """The outbox journal (None when running in memory only)."""
+        return self._outbox.path
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Block until connected (True) or ``timeout`` seconds passed (False)."""
+        return self._connected.wait(timeout)
+
+    # ------------------------------------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Connect in the background (retried with backoff) and start the outbox sender thread."""
+        if self._started:
+            raise MqttError("MQTT link already started")
+        cfg = self._config
+        client = paho_compat.make_client(cfg.effective_client_id(self._site_id))
+        paho_compat.install_callbacks(
+            client,
+            on_connect=self._handle_connect,
+            on_disconnect=self._handle_disconnect,
+            on_message=self._handle_message,
+            on_publish=self._handle_publish,
+        )
+        offline = StatusMessage(cfg.topic_prefix, self._site_id, False)
+        client.will_set(offline.topic(), offline.payload(), qos=1, retain=True)
+        if cfg.username:
+            client.username_pw_set(cfg.username, cfg.resolve_password())
+        if cfg.tls is not None:
+            client.tls_set_context(self._tls_context())
+        client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)
+        client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive)
+        self._client = client
+        self._started = True
+        self._start_network_thread()
+        self._sender = threading.Thread(target=self._sender_main, name=f"mqtt-outbox-{self._site_id}", daemon=True)
+        self._sender.start()
+        _LOGGER.info(
+            "MQTT link for site %r to %s:%d%s (paho %s, %d queued message(s))",
+            self._site_id, cfg.host, cfg.port, " with TLS" if cfg.tls else "", paho_compat.PAHO_VERSION, self.queued,
+        )
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Deliver what is queued (up to ``timeout`` s while connected), publish ``offline`` (retained), disconnect."""
+        if not self._started or self._stopped:
+            self._stopped = True
+            self._outbox.close()
+            return
+        deadline = time.monotonic() + timeout
+        while self._outbox.pending() and self._connected.is_set() and time.monotonic() < deadline:
+            self._wake.set()
+            time.sleep(0.02)
+        self._stopping.set()
+        self._wake.set()
+        if self._connected.is_set():
+            offline = StatusMessage(self._config.topic_prefix, self._site_id, False)
+            info = self._client.publish(offline.topic(), offline.payload(), qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=max(0.1, min(_OFFLINE_PUBLISH_WAIT_S, deadline - time.monotonic())))
+            except (RuntimeError, ValueError) as err:
+                _LOGGER.warning("MQTT: offline status not published: %s", err)
+        self._client.disconnect()
+        self._client.loop_stop()
+        if self._sender is not None:
+            self._sender.join(timeout=2.0)
+        self._stopped = True
+        left = len(self._outbox)
+        self._outbox.close()
+        _LOGGER.info(
+            "MQTT link stopped: %d message(s) delivered, %d left queued%s, %d dropped",
+            self.stats["delivered"], left, f" in {self._outbox.path}" if left and self._outbox.path else "", self.dropped,
+        )
+
+    # ------------------------------------------------------------------------------------------------ publishing
+
+    def publish_intent(self, ev: IntentEvent) -> None:
+        """Queue a recognised intent on every enabled topic family (QoS 1, delivered at least once)."""
+        cfg = self._config
+        self._enqueue(intent_messages(cfg.topic_prefix, ev, hermes=cfg.hermes, ha_event=cfg.discovery))
+        self._last_command = LastCommandMessage.from_event(cfg.topic_prefix, ev)
+        self._publish_now(self._last_command)
+
+    def publish_not_recognized(self, ev: NotRecognizedEvent) -> None:
+        """Queue rejected speech (native not_recognized, Hermes intentNotRecognized/textCaptured, HA event)."""
+        cfg = self._config
+        self._enqueue(not_recognized_messages(cfg.topic_prefix, ev, hermes=cfg.hermes, ha_event=cfg.discovery))
+
+    def publish_state(self, state: Mapping[str, object]) -> None:
+        """Publish (retained) and remember the daemon state; it is re-sent on every reconnect."""
+        self._state = dict(state)
+        self._publish_now(StateMessage(self._config.topic_prefix, self._site_id, self._state))
+
+    def publish_discovery(self, intent_names: Sequence[str]) -> None:
+        """Announce (retained) the Home Assistant device for these intents; re-sent on reconnect and HA birth."""
+        self._intent_names = tuple(intent_names)
+        if self._config.discovery:
+            for msg in self._discovery():
+                self._publish_now(msg)
+
+    def publish_error(self, msg: str) -> None:
+        """Report an error on ``<prefix>/<site_id>/error`` (dropped, not queued, while disconnected)."""
+        self._publish_now(ErrorMessage(self._config.topic_prefix, self._site_id, msg))
+
+    # ------------------------------------------------------------------------------------------------ internals
+
+    def _tls_context(self) -> ssl.SSLContext:
+        tls = self._config.tls
+        try:
+            context = ssl.create_default_context(cafile=tls.ca_file)
+        except (OSError, ssl.SSLError) as err:
+            raise ConfigError(f"mqtt.tls.ca_file: cannot load {tls.ca_file}: {err}") from None
+        if tls.cert_file:
+            try:
+                context.load_cert_chain(tls.cert_file, tls.key_file)
+            except (OSError, ssl.SSLError) as err:
+                raise ConfigError(f"mqtt.tls.cert_file: cannot load {tls.cert_file}: {err}") from None
+        return context
+
+    def _discovery(self) -> list[Message]:
+        if self._intent_names is None:
+            return []
+        return list(
+            discovery_messages(self._topics, self._config.discovery_prefix, self._intent_names, daemon.__version__)
+        )
+
+    def _enqueue(self, messages: list[Message]) -> None:
+        if self._stopped:
+            _LOGGER.warning("MQTT link stopped: %s not published", ", ".join(m.topic() for m in messages))
+            return
+        self._outbox.append([(m.topic(), m.payload(), m.qos, m.retain) for m in messages])
+        self._wake.set()
+
+    def _publish_now(self, msg: Message) -> None:
+        """Publish a message that is re-sent on reconnect anyway (retained state, errors): skipped while offline."""
+        if self._connected.is_set() and not self._stopped:
+            self._publish(msg.topic(), msg.payload(), msg.qos, msg.retain, None)
+
+    def _publish(self, topic: str, payload: bytes, qos: int, retain: bool, seq: Optional[int]) -> None:
+        client = self._client
+        if client is None:
+            return
+        info = client.publish(topic, payload, qos=qos, retain=retain)
+        if qos == 0 and not paho_compat.result_is_success(info.rc):
+            return  # paho keeps QoS>0 messages for resending after a reconnect, but drops QoS 0 ones
+        with self._ack_lock:
+            acked = info.mid in self._early_acks
+            if acked:
+                self._early_acks.discard(info.mid)
+            else:
+                self._inflight[info.mid] = seq
+        if acked and seq is not None:
+            self._delivered(seq)
+
+    def _delivered(self, seq: int) -> None:
+        if self._outbox.remove(seq):
+            self.stats["delivered"] += 1
+        with self._ack_lock:
+            self._handed.discard(seq)
+
+    def _hand_pending(self) -> None:
+        """Give paho every queued entry it does not hold yet (it re-sends held ones itself after a reconnect)."""
+        for entry in self._outbox.pending():
+            if not self._connected.is_set() or self._stopping.is_set():
+                return
+            with self._ack_lock:
+                if entry.seq in self._handed:
+                    continue
+                self._handed.add(entry.seq)
+            self._publish(entry.topic, entry.payload, entry.qos, entry.retain, entry.seq)
+
+    def _start_network_thread(self) -> None:
+        self._client.loop_start()
+        thread = paho_compat.network_thread(self._client)
+        if thread is not None:
+            thread.name = f"mqtt-{self._site_id}"
+
+    def _supervise_network_thread(self) -> None:
+        thread = paho_compat.network_thread(self._client)
+        if (thread is None or not thread.is_alive()) and not self._stopping.is_set():
+            _LOGGER.error("MQTT network thread ended unexpectedly; restarting it")
+            self._connected.clear()
+            self._client.loop_stop()
+            self._start_network_thread()
+
+    def _sender_main(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            self._wake.wait(_SUPERVISE_EVERY_S)
+            self._wake.clear()
+            if self._stopping.is_set():
+                break
+            try:
+                self._supervise_network_thread()
+                if self._connected.is_set():
+                    self._hand_pending()
+                failures = 0
+            except Exception:
+                failures += 1
+                delay = min(_SENDER_BACKOFF_MAX_S, 0.1 * 2 ** min(failures, 10))
+                _LOGGER.exception("MQTT sender failed (%d in a row); retrying in %.1f s", failures, delay)
+                self._stopping.wait(delay)
+
+    # ------------------------------------------------------------------------------------------------ paho callbacks
+
+    def _handle_connect(self, ok: bool, reason: str) -> None:
+        if not ok:
+            if reason != self._last_refusal:
+                _LOGGER.error("MQTT broker %s:%d refused the connection: %s", self._config.host, self._config.port, reason)
+            self._last_refusal = reason
+            return
+        self._last_refusal = None
+        self.stats["connects"] += 1
+        _LOGGER.info("MQTT connected to %s:%d", self._config.host, self._config.port)
+        with self._ack_lock:
+            # acks of non-queued messages sent before the drop never come; queued ones are re-sent by paho
+            for mid in [m for m, seq in self._inflight.items() if seq is None]:
+                del self._inflight[mid]
+        client = self._client
+        client.subscribe([(self._topics.command_filter, 1), (ha_status_topic(self._config.discovery_prefix), 1)])
+        self._connected.set()
+        self._announce()
+        self._wake.set()
+
+    def _announce(self) -> None:
+        """Status online, state, last command and discovery: everything retained that a fresh broker lacks."""
+        self._publish_now(StatusMessage(self._config.topic_prefix, self._site_id, True))
+        if self._state is not None:
+            self._publish_now(StateMessage(self._config.topic_prefix, self._site_id, self._state))
+        if self._last_command is not None:
+            self._publish_now(self._last_command)
+        if self._config.discovery:
+            for msg in self._discovery():
+                self._publish_now(msg)
+
+    def _handle_disconnect(self, reason: str) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        if was_connected:
+            self.stats["disconnects"] += 1
+        if self._stopping.is_set():
+            return
+        _LOGGER.warning(
+            "MQTT disconnected from %s:%d (%s); reconnecting with backoff, %d message(s) queued",
+            self._config.host, self._config.port, reason, self.queued,
+        )
+
+    def _handle_publish(self, mid: int) -> None:
+        with self._ack_lock:
+            if mid in self._inflight:
+                seq = self._inflight.pop(mid)
+            else:
+                self._early_acks.add(mid)
+                return
+        if seq is not None:
+            self._delivered(seq)
+
+    def _handle_message(self, topic: str, payload: bytes, retained: bool) -> None:
+        if is_ha_birth(self._config.discovery_prefix, topic, payload):
+            _LOGGER.info("Home Assistant came online: re-announcing discovery")
+            self._announce()
+            return
+        if self._topics.command_name(topic) is None:
+            return
+        try:
+            if retained:
+                raise CommandError(f"{topic}: retained command ignored (publish commands without the retain flag)")
+            command = CommandMessage.from_payload(self._topics, topic, payload)
+        except CommandError as err:
+            self.stats["bad_commands"] += 1
+            _LOGGER.warning("MQTT command rejected: %s", err)
+            self.publish_error(str(err))
+            return
+        self.stats["commands"] += 1
+        _LOGGER.info("MQTT command %s %s", command.command, dict(command.args) or "")
+        if self._on_command is None:
+            return
+        try:
+            self._on_command(command.command, dict(command.args))
+        except Exception as err:
+            _LOGGER.exception("MQTT command %s failed", command.command)
+            self.publish_error(f"{topic}: command {command.command} failed: {err}")

@@ -1,0 +1,1 @@
+"""Test helpers shared by several parts' tests (real brokers, subscribers)."""
