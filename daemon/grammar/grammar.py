@@ -42,8 +42,9 @@ class Grammar:
         self.languages = list(data.languages) or ["en"]
         self.language = self.languages[0]
         self.intents: dict[str, list[IntentData]] = data.intents
-        self.lists: dict[str, SlotList] = data.lists
-        self.rules: dict[str, ExpansionRule] = data.rules
+        # Lists and rules are per language so that zh and en files can share names (area, device ...).
+        self.lists_by_language: dict[str, dict[str, SlotList]] = data.lists
+        self.rules_by_language: dict[str, dict[str, ExpansionRule]] = data.rules
         self.skip_words = list(dict.fromkeys(data.skip_words))
         self.ignore_whitespace = data.ignore_whitespace
         self.problems: list[GrammarProblem] = list(data.problems)
@@ -53,17 +54,27 @@ class Grammar:
 
     # -- name resolution
 
-    def find_list(self, name: str, data: IntentData | None) -> SlotList | None:
-        """The list called ``name`` as seen from a data block (its local lists first)."""
-        if data is not None and name in data.lists:
-            return data.lists[name]
-        return self.lists.get(name)
+    def find_list(self, name: str, scope: IntentData | str | None) -> SlotList | None:
+        """The list called ``name`` seen from a data block or a language: local lists, same language, any language."""
+        if isinstance(scope, IntentData):
+            if name in scope.lists:
+                return scope.lists[name]
+            scope = scope.language
+        return _lookup(self.lists_by_language, name, scope)
 
-    def find_rule(self, name: str, data: IntentData | None) -> ExpansionRule | None:
-        """The expansion rule called ``name`` as seen from a data block (local rules first)."""
-        if data is not None and name in data.expansion_rules:
-            return data.expansion_rules[name]
-        return self.rules.get(name)
+    def find_rule(self, name: str, scope: IntentData | str | None) -> ExpansionRule | None:
+        """The expansion rule called ``name`` seen from a data block or a language (local rules first)."""
+        if isinstance(scope, IntentData):
+            if name in scope.expansion_rules:
+                return scope.expansion_rules[name]
+            scope = scope.language
+        return _lookup(self.rules_by_language, name, scope)
+
+    def all_lists(self) -> list[SlotList]:
+        """Every list: global ones of every language and the data blocks' local ones."""
+        result = [lst for lists in self.lists_by_language.values() for lst in lists.values()]
+        result.extend(lst for datas in self.intents.values() for d in datas for lst in d.lists.values())
+        return result
 
     @property
     def errors(self) -> list[GrammarProblem]:
@@ -74,18 +85,20 @@ class Grammar:
         problems: list[GrammarProblem] = []
         seen: set[tuple] = set()
 
-        def check(expr: Expression, position: SourcePosition, data: IntentData | None, stack: tuple[str, ...]) -> None:
+        def check(expr: Expression, position: SourcePosition, data: IntentData | str, stack: tuple[str, ...]) -> None:
             for ref in iter_references(expr):
                 where = SourcePosition(position.file, position.line, position.column + ref.offset)
                 if isinstance(ref, ListReference):
                     if self.find_list(ref.list_name, data) is None:
-                        known = sorted(set(self.lists) | set(data.lists if data else ()))
+                        known = sorted({n for lists in self.lists_by_language.values() for n in lists}
+                                       | set(data.lists if isinstance(data, IntentData) else ()))
                         problems.append(GrammarProblem(where, f"unknown list {{{ref.list_name}}}; define it under "
                                                        f"'lists:' (known lists: {', '.join(known) or 'none'})"))
                     continue
                 rule = self.find_rule(ref.rule_name, data)
                 if rule is None:
-                    known = sorted(set(self.rules) | set(data.expansion_rules if data else ()))
+                    known = sorted({n for rules in self.rules_by_language.values() for n in rules}
+                                   | set(data.expansion_rules if isinstance(data, IntentData) else ()))
                     problems.append(GrammarProblem(where, f"unknown rule <{ref.rule_name}>; define it under "
                                                    f"'expansion_rules:' (known rules: {', '.join(known) or 'none'})"))
                     continue
@@ -93,7 +106,7 @@ class Grammar:
                     problems.append(GrammarProblem(where, f"rule <{ref.rule_name}> refers to itself "
                                                    f"({' -> '.join(stack + (ref.rule_name,))}); break the cycle"))
                     continue
-                key = (id(rule), id(data) if data is not None and ref.rule_name in data.expansion_rules else None)
+                key = (id(rule), id(data))
                 if (key, stack) in seen:
                     continue
                 seen.add((key, stack))
@@ -103,9 +116,9 @@ class Grammar:
             for data in datas:
                 for sentence in data.sentences:
                     check(sentence.expression, sentence.position, data, ())
-        for slot_list in self.lists.values():
+        for slot_list in self.all_lists():
             for value in getattr(slot_list, "values", ()):
-                check(value.expression, value.position, None, ())
+                check(value.expression, value.position, slot_list.language, ())
         return problems
 
     # -- uses
@@ -125,6 +138,17 @@ class Grammar:
 
             self._matcher = TextMatcher(self)
         return self._matcher.parse(text)
+
+
+def _lookup(by_language: dict, name: str, language: str | None):
+    if language is not None:
+        found = by_language.get(language, {}).get(name)
+        if found is not None:
+            return found
+    for items in by_language.values():
+        if name in items:
+            return items[name]
+    return None
 
 
 def load_grammar(paths: Iterable[str | Path] | str | Path) -> Grammar:

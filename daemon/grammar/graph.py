@@ -59,6 +59,8 @@ class WordGraph:
     finals: frozenset
     arcs: tuple
     outputs: tuple
+    #: (first state, SourcePosition) of each sentence, ascending: states from one entry up to the next belong to it.
+    origins: tuple = ()
     _decoded: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -69,6 +71,18 @@ class WordGraph:
     def vocabulary(self) -> set[str]:
         """Every word on an arc."""
         return {arc.word for arcs in self.arcs for arc in arcs if arc.word is not None}
+
+    def origin_of(self, state: int):
+        """SourcePosition of the sentence that created ``state`` (None for shared start/end states)."""
+        low, high, found = 0, len(self.origins), None
+        while low < high:
+            middle = (low + high) // 2
+            if self.origins[middle][0] <= state:
+                found = self.origins[middle][1]
+                low = middle + 1
+            else:
+                high = middle
+        return found
 
     def _label(self, index: int) -> tuple[str, object]:
         decoded = self._decoded.get(index)
@@ -133,6 +147,7 @@ class _Builder:
         self.output_index: dict[str, int] = {}
         self.fragments: dict[tuple, _Fragment] = {}
         self.skipped_wildcard_sentences = 0
+        self.origins: list[tuple] = []
 
     def new_state(self) -> int:
         self.arcs.append([])
@@ -151,7 +166,7 @@ class _Builder:
 
     # -- expressions
 
-    def build(self, expr: Expression, src: int, dst: int, data: IntentData | None, stack: tuple) -> None:
+    def build(self, expr: Expression, src: int, dst: int, data: IntentData | str, stack: tuple) -> None:
         if isinstance(expr, Word):
             self.arc(src, expr.text, dst)
         elif isinstance(expr, Sequence):
@@ -179,15 +194,18 @@ class _Builder:
         elif isinstance(expr, ListReference):
             self.build_list(expr, src, dst, data, stack)
 
-    def build_rule(self, ref: RuleReference, src: int, dst: int, data: IntentData | None, stack: tuple) -> None:
+    def build_rule(self, ref: RuleReference, src: int, dst: int, data: IntentData | str, stack: tuple) -> None:
         rule = self.grammar.find_rule(ref.rule_name, data)
         if rule is None or ref.rule_name in stack:
             raise ValueError(f"unknown or recursive rule <{ref.rule_name}>")
-        local = data is not None and (bool(data.lists) or bool(data.expansion_rules))
-        key = ("rule", id(rule), id(data) if local else None)
+        if isinstance(data, IntentData):
+            local = bool(data.lists) or bool(data.expansion_rules)
+            key = ("rule", id(rule), id(data) if local else data.language)
+        else:
+            key = ("rule", id(rule), data)
         self.instantiate(key, src, dst, lambda s, d: self.build(rule.expression, s, d, data, stack + (ref.rule_name,)))
 
-    def build_list(self, ref: ListReference, src: int, dst: int, data: IntentData | None, stack: tuple) -> None:
+    def build_list(self, ref: ListReference, src: int, dst: int, data: IntentData | str, stack: tuple) -> None:
         slot_list = self.grammar.find_list(ref.list_name, data)
         if slot_list is None:
             raise ValueError(f"unknown list {{{ref.list_name}}}")
@@ -211,7 +229,7 @@ class _Builder:
         assert isinstance(slot_list, ValueList)
         for value in slot_list.values:
             middle = self.new_state()
-            self.build(value.expression, src, middle, None, stack)
+            self.build(value.expression, src, middle, slot_list.language, stack)
             if value.spoken_value:
                 self.arc(middle, None, dst, self.label(LABEL_SPOKEN))
             else:
@@ -279,6 +297,7 @@ class _Builder:
             finals=frozenset([final]),
             arcs=tuple(tuple(arcs) for arcs in self.arcs),
             outputs=tuple(self.outputs),
+            origins=tuple(self.origins),
         )
 
     def build_data(self, intent: str, data: IntentData, start: int, final: int) -> None:
@@ -292,9 +311,11 @@ class _Builder:
             if not self.include_wildcards and self.uses_wildcard(sentence.expression, data, ()):
                 self.skipped_wildcard_sentences += 1
                 continue
+            self.origins.append((len(self.arcs), sentence.position))
             self.build(sentence.expression, body_start, body_end, data, ())
+            self.origins.append((len(self.arcs), None))
 
-    def uses_wildcard(self, expr: Expression, data: IntentData | None, stack: tuple) -> bool:
+    def uses_wildcard(self, expr: Expression, data: IntentData | str, stack: tuple) -> bool:
         """True when ``expr`` reaches a wildcard list (such sentences cannot be spoken into the graph)."""
         for ref in iter_references(expr):
             if isinstance(ref, ListReference):
@@ -302,7 +323,7 @@ class _Builder:
                 if isinstance(slot_list, WildcardList):
                     return True
                 if isinstance(slot_list, ValueList) and any(
-                    self.uses_wildcard(v.expression, None, stack) for v in slot_list.values
+                    self.uses_wildcard(v.expression, slot_list.language, stack) for v in slot_list.values
                 ):
                     return True
             else:

@@ -97,8 +97,8 @@ class LoadedGrammarData:
     files: list[str] = field(default_factory=list)
     languages: list[str] = field(default_factory=list)
     intents: dict[str, list[IntentData]] = field(default_factory=dict)
-    lists: dict[str, SlotList] = field(default_factory=dict)
-    rules: dict[str, ExpansionRule] = field(default_factory=dict)
+    lists: dict[str, dict[str, SlotList]] = field(default_factory=dict)  # language -> name -> list
+    rules: dict[str, dict[str, ExpansionRule]] = field(default_factory=dict)  # language -> name -> rule
     skip_words: list[str] = field(default_factory=list)
     ignore_whitespace: bool = False
     problems: list[GrammarProblem] = field(default_factory=list)
@@ -179,10 +179,10 @@ class _FileLoader:
                     self.problem(item, "skip_words entries must be non-empty strings")
         lists = top.get("lists", (None, None))[1]
         if lists is not None:
-            self.data.lists.update(self.load_lists(lists))
+            self.data.lists.setdefault(self.language, {}).update(self.load_lists(lists))
         rules = top.get("expansion_rules", (None, None))[1]
         if rules is not None:
-            self.data.rules.update(self.load_rules(rules))
+            self.data.rules.setdefault(self.language, {}).update(self.load_rules(rules))
         intents = top.get("intents", (None, None))[1]
         if intents is not None:
             self.load_intents(intents)

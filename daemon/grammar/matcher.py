@@ -16,29 +16,13 @@ if TYPE_CHECKING:  # pragma: no cover
 _LOGGER = logging.getLogger(__name__)
 
 
-class TextMatcher:
-    """Matches texts against one grammar; caches epsilon closures and per-state word transitions."""
+class GraphWalker:
+    """Epsilon closures and per-state word transitions of a WordGraph, computed lazily and cached."""
 
-    def __init__(self, grammar: "Grammar") -> None:
-        has_wildcards = any(isinstance(lst, WildcardList) for lst in grammar.lists.values()) or any(
-            isinstance(lst, WildcardList) for datas in grammar.intents.values() for d in datas for lst in d.lists.values()
-        )
-        self.graph: WordGraph = build_word_graph(grammar, include_wildcards=True) if has_wildcards else grammar.word_graph()
-        self.has_wildcards = has_wildcards
-        self.finals = self.graph.finals
-        self._transitions: list[dict | None] = [None] * self.graph.num_states
-        self._closures: list[tuple | None] = [None] * self.graph.num_states
-        self.chinese_language = next((lang for lang in grammar.languages if is_chinese(lang)), None)
-        self.other_language = next((lang for lang in grammar.languages if not is_chinese(lang)), None)
-        self.skip_sequences: list[tuple[str, ...]] = []
-        for skip in grammar.skip_words:
-            words = tuple(split_words(skip, self.chinese_language or grammar.language))
-            if words:
-                self.skip_sequences.append(words)
-        # Longer skip phrases first so "could you" wins over "could".
-        self.skip_sequences.sort(key=len, reverse=True)
-
-    # -- graph walking
+    def __init__(self, graph: WordGraph) -> None:
+        self.graph = graph
+        self._transitions: list[dict | None] = [None] * graph.num_states
+        self._closures: list[tuple | None] = [None] * graph.num_states
 
     def closure(self, state: int) -> tuple:
         """States reachable from ``state`` over epsilon arcs, in priority order, with the arcs taken."""
@@ -75,6 +59,32 @@ class TextMatcher:
         self._transitions[state] = table
         return table
 
+    def final_paths(self, state: int) -> list[tuple]:
+        """Epsilon paths from ``state`` to a final state."""
+        finals = self.graph.finals
+        return [path for member, path in self.closure(state) if member in finals]
+
+
+class TextMatcher:
+    """Matches texts against one grammar with a priority-ordered NFA simulation (Pike VM)."""
+
+    def __init__(self, grammar: "Grammar") -> None:
+        has_wildcards = any(isinstance(lst, WildcardList) for lst in grammar.all_lists())
+        self.graph: WordGraph = build_word_graph(grammar, include_wildcards=True) if has_wildcards else grammar.word_graph()
+        self.has_wildcards = has_wildcards
+        self.finals = self.graph.finals
+        self.walker = GraphWalker(self.graph)
+        self._transitions = self.walker._transitions
+        self.chinese_language = next((lang for lang in grammar.languages if is_chinese(lang)), None)
+        self.other_language = next((lang for lang in grammar.languages if not is_chinese(lang)), None)
+        self.skip_sequences: list[tuple[str, ...]] = []
+        for skip in grammar.skip_words:
+            words = tuple(split_words(skip, self.chinese_language or grammar.language))
+            if words:
+                self.skip_sequences.append(words)
+        # Longer skip phrases first so "could you" wins over "could".
+        self.skip_sequences.sort(key=len, reverse=True)
+
     def accept(self, words: list[str]) -> list[Arc] | None:
         """The arcs of the highest-priority accepted path for ``words``, or None."""
         transitions = self._transitions
@@ -85,7 +95,7 @@ class TextMatcher:
             for state, node in active.items():
                 table = transitions[state]
                 if table is None:
-                    table = self.transitions(state)
+                    table = self.walker.transitions(state)
                 moves = table.get(word)
                 if wildcards:
                     extra = table.get(WILDCARD)
@@ -100,7 +110,7 @@ class TextMatcher:
             active = new
         finals = self.finals
         for state, node in active.items():
-            for member, path in self.closure(state):
+            for member, path in self.walker.closure(state):
                 if member in finals:
                     pieces = [path]
                     while node is not None:

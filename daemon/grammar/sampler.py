@@ -87,7 +87,7 @@ class _Sampler:
         self.expand(sentence.expression, data, words, slots, raw_slots)
         return SampledSentence(join_words(words), data.intent, slots, raw_slots)
 
-    def expand(self, expr: Expression, data: IntentData | None, words: list[str], slots: dict, raw: dict) -> None:
+    def expand(self, expr: Expression, data: IntentData | str, words: list[str], slots: dict, raw: dict) -> None:
         if isinstance(expr, Word):
             words.append(expr.text)
         elif isinstance(expr, Sequence):
@@ -110,7 +110,7 @@ class _Sampler:
         elif isinstance(expr, ListReference):
             self.expand_list(expr, data, words, slots, raw)
 
-    def expand_list(self, ref: ListReference, data: IntentData | None, words: list[str], slots: dict, raw: dict) -> None:
+    def expand_list(self, ref: ListReference, data: IntentData | str, words: list[str], slots: dict, raw: dict) -> None:
         slot_list = self.grammar.find_list(ref.list_name, data)
         start = len(words)
         if isinstance(slot_list, RangeList):
@@ -119,7 +119,7 @@ class _Sampler:
             value: object = slot_list.meaning(number)
         elif isinstance(slot_list, ValueList):
             list_value = self.cycle(("values", id(slot_list)), list(slot_list.values)).next()
-            self.expand(list_value.expression, data, words, slots, raw)
+            self.expand(list_value.expression, slot_list.language, words, slots, raw)
             value = join_words(words[start:]) if list_value.spoken_value else list_value.value
         else:
             raise _WildcardSentence()
