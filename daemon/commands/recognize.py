@@ -58,8 +58,6 @@ def run(args: argparse.Namespace) -> int:
     grammar = load_grammar(grammar_paths)
     tokenizer = ModelTokenizer.for_model_dir(model_dir, recognizer.units)
     decoder = GrammarDecoder(grammar, tokenizer, reject_threshold=threshold)
-    if decoder.unknown_words:
-        _LOGGER.warning("words the model cannot spell are left out: %s", " ".join(decoder.unknown_words))
     session = recognizer.create_session()
     for wav in wavs:
         samples = read_wav_int16(wav)
