@@ -216,9 +216,9 @@ def _section_from_dict(cls: type, data: Any, path: str) -> Any:
                 raise ConfigError(f"{where}: {value!r} is not one of {allowed}")
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 if meta.get("lo") is not None and value < meta["lo"]:
-                    raise ConfigError(f"{where}: {value!r} is below the minimum {meta['lo']}")
+                    raise ConfigError(f"{where}: {raw!r} is below the minimum {meta['lo']:g}")
                 if meta.get("hi") is not None and value > meta["hi"]:
-                    raise ConfigError(f"{where}: {value!r} is above the maximum {meta['hi']}")
+                    raise ConfigError(f"{where}: {raw!r} is above the maximum {meta['hi']:g}")
         kwargs[key] = value
     return cls(**kwargs)
 
