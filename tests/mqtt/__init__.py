@@ -1,0 +1,1 @@
+"""MQTT tests: messages, config, outbox, and MqttLink against a real mosquitto."""
