@@ -104,11 +104,9 @@ class CommandPipeline:
         self._session = recognizer.create_session()
         self._muted = False
         self._active = False  # an utterance is being fed to the session
-        self._onset_samples = self._segmenter.frame_samples * max(1, -(-vad_config.onset_ms // vad_config.frame_ms))
         self._anchor_sample = 0  # absolute sample index whose wall-clock time is _anchor_time
         self._anchor_time = clock()
         self._utt_start_sample = 0
-        self._utt_audio_start_sample = 0
         self.stats = PipelineStats()
 
     # ---- control (any thread)
@@ -151,7 +149,6 @@ class CommandPipeline:
             if isinstance(event, UtteranceStart):
                 self._active = True
                 self._utt_start_sample = event.start_sample
-                self._utt_audio_start_sample = event.start_sample - (len(event.audio) - self._onset_samples)
                 _LOGGER.debug("speech onset")
                 self._session.accept_waveform(event.audio)
                 self._check_model_endpoint(out)
@@ -245,10 +242,9 @@ class CommandPipeline:
         utterance_id = uuid.uuid4().hex
         start_time = self._time_of(self._utt_start_sample)
         end_time = self._time_of(end.speech_end_sample)
-        audio_start = self._utt_audio_start_sample
-        offset_s = (audio_start - self._utt_start_sample) / SAMPLE_RATE  # token times are from pre-roll start
+        # Token times are seconds from the start of the audio the recognizer saw (the pre-roll start).
         tokens = tuple(
-            TokenInfo(str(unit), float(conf), max(0.0, offset_s + s_ms / 1000.0), max(0.0, offset_s + e_ms / 1000.0))
+            TokenInfo(str(unit), float(conf), s_ms / 1000.0, e_ms / 1000.0)
             for unit, s_ms, e_ms, conf in getattr(decoded, "tokens", ()) or ()
         )
         confidence = float(getattr(decoded, "confidence", 0.0))
