@@ -1,0 +1,254 @@
+"""Grammar search benchmark: compile time/size, constrained decoding time, and rejection-threshold calibration.
+
+    python bench/search_bench.py                         # compile + decode figures (models/default if present)
+    python bench/search_bench.py --model DIR             # ... with that model's units
+    python bench/search_bench.py --calibrate --lang en   # margins of in- vs out-of-grammar TTS speech
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from daemon.grammar import load_grammar, sample_sentences  # noqa: E402
+from daemon.grammar.token_compiler import compile_token_graph, graph_summary  # noqa: E402
+from runtime.decoding.constrained import SearchIndex, constrained_search  # noqa: E402
+from runtime.tokenizer import ModelTokenizer  # noqa: E402
+from runtime.units import UnitTable  # noqa: E402
+
+MILLION_GRAMMAR = """
+language: zh-cn
+settings:
+  ignore_whitespace: true
+intents:
+  SetLevel:
+    data:
+      - sentences:
+          - "[请]{verb}{room}的{device}{mode}{level}"
+lists:
+  verb:
+    values: [打开, 关闭, 调节, 设置, 切换, 启动, 停止, 暂停, 恢复, 检查]
+  room:
+    values: [客厅, 卧室, 书房, 厨房, 餐厅, 阳台, 主卧, 次卧, 门厅, 走廊]
+  device:
+    values: [灯, 风扇, 空调, 窗帘, 电视, 音箱, 台灯, 吊灯, 灯带, 夜灯]
+  mode:
+    values: [制冷, 制热, 送风, 除湿, 自动, 睡眠, 强劲, 静音, 节能, 普通]
+  level:
+    range:
+      from: 1
+      to: 100
+"""
+
+
+def vocabulary_units(grammar) -> UnitTable:
+    """A unit table that spells every word of a grammar (one unit per CJK character / English word)."""
+    words = grammar.word_graph().vocabulary()
+    symbols = sorted({("\u2581" + w.upper()) if w.isascii() else w for w in words})
+    return UnitTable(["<blank>", "<unk>", *symbols, "<sos/eos>"])
+
+
+def tokenizer_for(model: Path | None, grammar) -> tuple[ModelTokenizer, str]:
+    if model is not None and (model / "units.txt").is_file():
+        return ModelTokenizer.for_model_dir(model), f"units of {model}"
+    return ModelTokenizer(vocabulary_units(grammar)), "synthetic units (one per grammar word/character)"
+
+
+def timed(fn, repeat: int) -> tuple[float, object]:
+    best = math.inf
+    value = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        value = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, value
+
+
+def grammar_paths(lang: str) -> list[Path]:
+    if lang == "all":
+        return [REPO / "grammars" / "zh", REPO / "grammars" / "en"]
+    return [REPO / "grammars" / lang]
+
+
+def bench_compile(model: Path | None, repeat: int) -> dict[str, tuple]:
+    print("== compile (word graph -> token graph -> search tables); best of", repeat)
+    compiled = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        million = Path(tmp) / "million.yaml"
+        million.write_text(MILLION_GRAMMAR, encoding="utf-8")
+        cases = [("zh", grammar_paths("zh")), ("en", grammar_paths("en")), ("zh+en", grammar_paths("all")),
+                 ("10^6 sentences (zh)", [million])]
+        for name, paths in cases:
+            t_load, grammar = timed(lambda: load_grammar(paths), 1)
+            t_words, word_graph = timed(lambda: _fresh_word_graph(grammar), repeat)
+            tokenizer, units_note = tokenizer_for(model if name != "10^6 sentences (zh)" else None, grammar)
+            t_tokens, graph = timed(lambda: compile_token_graph(word_graph, tokenizer), repeat)
+            t_index, index = timed(lambda: SearchIndex.build(graph), repeat)
+            size = graph_summary(graph)
+            index_bytes = sum(getattr(index, f).nbytes for f in ("h_node", "succ_start", "succ_count", "succ_hyp",
+                                                                  "succ_token", "succ_dist", "final_reachable"))
+            print(f"{name:22s} load {t_load*1e3:7.1f} ms | word graph {t_words*1e3:6.1f} ms "
+                  f"({word_graph.num_states} states, {word_graph.num_arcs} arcs) | token graph {t_tokens*1e3:6.1f} ms "
+                  f"({size['states']} states, {size['arcs']} arcs, {size['epsilon_arcs']} eps, "
+                  f"{size['bytes']/1e6:.2f} MB) | search tables {t_index*1e3:6.1f} ms ({index_bytes/1e6:.2f} MB) "
+                  f"| unspellable {len(graph.unknown_words)} | {units_note}")
+            compiled[name] = (grammar, tokenizer, graph)
+    return compiled
+
+
+def _fresh_word_graph(grammar):
+    from daemon.grammar.graph import build_word_graph
+
+    return build_word_graph(grammar)
+
+
+def synthetic_logprobs(tokens, num_frames: int, vocab: int, rng, peaky: bool) -> np.ndarray:
+    """(T, V) log-probs: peaky = one spike per unit of a real sentence over mostly blank frames; else noise."""
+    if peaky:
+        logits = rng.normal(0, 1.0, (num_frames, vocab))
+        logits[:, 0] += 6.0
+        for pos, tok in zip(np.linspace(3, num_frames - 4, len(tokens)).astype(int), tokens):
+            logits[pos, tok] += 14.0
+    else:
+        logits = rng.normal(0, 2.0, (num_frames, vocab))
+        logits[:, 0] += 3.0
+    logits -= logits.max(axis=1, keepdims=True)
+    return (logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))).astype(np.float32)
+
+
+def bench_decode(compiled: dict, repeat: int, utterances: int) -> None:
+    print(f"== constrained decoding of a 5 s utterance (median over {utterances} utterances, best of {repeat} each)")
+    for name in ("zh", "en", "zh+en"):
+        grammar, tokenizer, graph = compiled[name]
+        samples = sample_sentences(grammar, utterances, seed=1)
+        for frames, label in ((62, "sub8 (62 frames)"), (125, "sub4 (125 frames)")):
+            for peaky in (True, False):
+                rng = np.random.default_rng(frames)
+                times = []
+                for sample in samples:
+                    tokens = tokenizer.encode_words(_words(sample.text)) or ()
+                    lp = synthetic_logprobs(tokens, frames, len(tokenizer.units), rng, peaky)
+                    best, _ = timed(lambda: constrained_search(lp, graph), repeat)
+                    times.append(best)
+                kind = "sentence-shaped" if peaky else "noise (worst case)"
+                print(f"{name:6s} {label:18s} {kind:19s} median {statistics.median(times)*1e3:6.2f} ms"
+                      f"  max {max(times)*1e3:6.2f} ms")
+
+
+def _words(text: str) -> list[str]:
+    out: list[str] = []
+    for word in text.split():
+        if word.isascii():
+            out.append(word.lower())
+        else:
+            out.extend(ch for ch in word)
+    return out
+
+
+# ---------------------------------------------------------------------------- calibration
+
+
+def synthesize(text: str, lang: str, voice: str, out: Path) -> bool:
+    """TTS to a 16 kHz mono WAV with espeak-ng or flite (+ sox); False if the engine failed."""
+    raw = out.with_suffix(".raw.wav")
+    if voice.startswith("flite"):
+        cmd = ["flite", "-voice", voice.split(":", 1)[1] if ":" in voice else "slt", "-t", text, "-o", str(raw)]
+    else:
+        variant = voice.split(":", 1)[1] if ":" in voice else ("cmn" if lang == "zh" else "en-us")
+        cmd = ["espeak-ng", "-v", variant, "-w", str(raw), text]
+    if subprocess.run(cmd, capture_output=True).returncode != 0:
+        return False
+    return subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out)],
+                          capture_output=True).returncode == 0
+
+
+def auc(positive: list[float], negative: list[float]) -> float:
+    pos = np.asarray([p for p in positive if math.isfinite(p)] + [-1e9] * sum(not math.isfinite(p) for p in positive))
+    neg = np.asarray([n if math.isfinite(n) else -1e9 for n in negative])
+    wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(wins / (len(pos) * len(neg)))
+
+
+def calibrate(model: Path, lang: str, count: int, voice: str) -> None:
+    from daemon.audio.wavfile import read_wav_int16
+    from daemon.grammar.decode import GrammarDecoder
+    from runtime.recognizer import Recognizer
+
+    grammar = load_grammar(grammar_paths(lang))
+    recognizer = Recognizer(model)
+    tokenizer = ModelTokenizer.for_model_dir(model, recognizer.units)
+    decoder = GrammarDecoder(grammar, tokenizer, reject_threshold=-1e9)
+    oog_file = REPO / "training" / f"oog_sentences_{lang}.txt"
+    oog = [ln.strip() for ln in oog_file.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
+    rng = np.random.default_rng(7)
+    oog = [oog[i] for i in rng.permutation(len(oog))[:count]]
+    samples = sample_sentences(grammar, count, seed=11)
+    session = recognizer.create_session()
+    margins: dict[str, list[float]] = {"in": [], "out": []}
+    correct = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind, items in (("in", samples), ("out", oog)):
+            for i, item in enumerate(items):
+                text = item.text if kind == "in" else item
+                wav = Path(tmp) / f"{kind}{i}.wav"
+                if not synthesize(text, lang, voice, wav):
+                    continue
+                session.reset()
+                session.accept_waveform(read_wav_int16(wav))
+                final = session.finalize()
+                result = decoder.decode(final.logprobs, final.frame_shift_ms)
+                margins[kind].append(result.margin)
+                if kind == "in" and result.intent == item.intent and result.slots == item.slots:
+                    correct += 1
+    ins, outs = margins["in"], margins["out"]
+    print(f"== calibration: model {model}, grammar {lang}, voice {voice}: {len(ins)} in-grammar, {len(outs)} out")
+    print(f"in-grammar exact intent+slots: {correct}/{len(ins)}")
+    for name, values in (("in-grammar", ins), ("out-of-grammar", outs)):
+        finite = [v for v in values if math.isfinite(v)]
+        qs = np.percentile(finite, [5, 25, 50, 75, 95]) if finite else []
+        print(f"{name:15s} margin percentiles 5/25/50/75/95: " + " ".join(f"{q:.3f}" for q in qs)
+              + f"  (no path: {len(values) - len(finite)})")
+    print(f"rejection AUC {auc(ins, outs):.3f}")
+    for threshold in (-0.1, -0.2, -0.25, -0.3, -0.35, -0.4, -0.5, -0.6, -0.8, -1.0):
+        false_reject = sum(m < threshold for m in ins) / max(len(ins), 1)
+        false_accept = sum(m >= threshold for m in outs) / max(len(outs), 1)
+        print(f"threshold {threshold:6.2f}: in-grammar rejected {false_reject:6.1%}  out-of-grammar accepted "
+              f"{false_accept:6.1%}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=None, help="model directory (default: models/default if any)")
+    parser.add_argument("--repeat", type=int, default=5, help="timing repetitions (best is reported)")
+    parser.add_argument("--utterances", type=int, default=20, help="utterances per decoding figure")
+    parser.add_argument("--calibrate", action="store_true", help="measure margins on TTS speech with --model")
+    parser.add_argument("--lang", default="en", choices=("zh", "en"))
+    parser.add_argument("--count", type=int, default=60, help="utterances per class for --calibrate")
+    parser.add_argument("--voice", default="espeak", help="espeak[:variant] or flite[:voice] for --calibrate")
+    args = parser.parse_args(argv)
+    model = args.model
+    if model is None and (REPO / "models" / "default" / "units.txt").is_file():
+        model = REPO / "models" / "default"
+    if args.calibrate:
+        if model is None:
+            parser.error("--calibrate needs a model (--model DIR or models/default)")
+        calibrate(model, args.lang, args.count, args.voice)
+        return 0
+    compiled = bench_compile(model, args.repeat)
+    bench_decode(compiled, args.repeat, args.utterances)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
