@@ -37,6 +37,7 @@ LABEL_VALUE = "value"  # value\t<json value>   (list value chosen)
 LABEL_NUMBER = "number"  # number\t<json number> (range value spoken)
 LABEL_SPOKEN = "spoken"  # spoken\t             (value is the spoken text)
 LABEL_END = "end"  # end\t                    (slot ends)
+LABEL_CONTEXT = "context"  # context\t{...}      (context of the chosen list value)
 
 _MAX_PERMUTATION_ITEMS = 6
 
@@ -94,12 +95,19 @@ class WordGraph:
 
     def interpret(self, path_arcs: SequenceType[Arc]) -> "IntentMatch":
         """The intent of one accepted path (its arcs in order; epsilon arcs without output may be left out)."""
+        return self.interpret_with_context(path_arcs)[0]
+
+    def interpret_with_context(self, path_arcs: SequenceType[Arc]) -> tuple:
+        """(IntentMatch, True when the data block's requires/excludes_context hold for the list values' contexts)."""
         from daemon.grammar.grammar import IntentMatch
 
         words: list[str] = []
         intent = ""
         slots: dict = {}
         raw_slots: dict = {}
+        context: dict = {}
+        requires: dict = {}
+        excludes: dict = {}
         open_slots: list[list] = []  # [name, first word index, value, has value, spoken]
         for arc in path_arcs:
             if arc.word is not None:
@@ -110,6 +118,8 @@ class WordGraph:
             if kind == LABEL_INTENT:
                 intent = payload[0]
                 slots.update(payload[1])
+                if len(payload) > 2:
+                    requires, excludes = payload[2], payload[3]
             elif kind == LABEL_SLOT:
                 open_slots.append([payload, len(words), None, False, False])
             elif kind in (LABEL_VALUE, LABEL_NUMBER) and open_slots:
@@ -117,15 +127,73 @@ class WordGraph:
                 open_slots[-1][3] = True
             elif kind == LABEL_SPOKEN and open_slots:
                 open_slots[-1][4] = True
+            elif kind == LABEL_CONTEXT:
+                context.update(payload)
             elif kind == LABEL_END and open_slots:
                 name, first, value, has_value, spoken = open_slots.pop()
                 raw = join_words(words[first:])
                 slots[name] = raw if spoken or not has_value else value
                 raw_slots[name] = raw
-        return IntentMatch(intent=intent, slots=slots, raw_slots=raw_slots, text=join_words(words))
+        ok = True
+        if requires or excludes:
+            ok = context_satisfied(requires, excludes, context, slots)
+        return IntentMatch(intent=intent, slots=slots, raw_slots=raw_slots, text=join_words(words)), ok
+
+
+def _unpack(value):
+    return value.get("value") if isinstance(value, dict) else value
+
+
+def _value_allowed(actual, wanted) -> bool:
+    if isinstance(wanted, (list, tuple, set)):
+        return actual in wanted
+    return wanted is None or actual == wanted
+
+
+def context_satisfied(requires: dict, excludes: dict, context: dict, slots: dict) -> bool:
+    """hassil's rule: every required key is in the context with an allowed value, no excluded value is;
+    ``slot: true`` requirements copy the context value into the slots."""
+    for key, wanted in excludes.items():
+        if key in context:
+            excluded = _unpack(wanted)
+            actual = _unpack(context[key])
+            if actual in excluded if isinstance(excluded, (list, tuple, set)) else actual == excluded:
+                return False
+    for key, wanted in requires.items():
+        if key not in context:
+            return False
+        actual = _unpack(context[key])
+        if actual is None or not _value_allowed(actual, _unpack(wanted)):
+            return False
+        if isinstance(wanted, dict) and wanted.get("slot"):
+            slot_name = wanted["slot"] if isinstance(wanted["slot"], str) else key
+            slots.setdefault(slot_name, actual)
+    return True
+
+
+def value_fits(value_context: dict, requires: dict, excludes: dict) -> bool:
+    """hassil's list-value filter: a value whose context contradicts the block's requirements is left out."""
+    if not value_context:
+        return True
+    for key, wanted in requires.items():
+        if key in value_context and not _value_allowed(_unpack(value_context[key]), _unpack(wanted)):
+            return False
+    for key, wanted in excludes.items():
+        if key in value_context:
+            excluded = _unpack(wanted)
+            actual = _unpack(value_context[key])
+            if actual in excluded if isinstance(excluded, (list, tuple, set)) else actual == excluded:
+                return False
+    return True
 
 
 # ---------------------------------------------------------------------------- building
+
+
+def _context_rules(data) -> tuple[dict, dict]:
+    if isinstance(data, IntentData):
+        return data.requires_context or {}, data.excludes_context or {}
+    return {}, {}
 
 
 class _Fragment:
@@ -199,7 +267,7 @@ class _Builder:
         if rule is None or ref.rule_name in stack:
             raise ValueError(f"unknown or recursive rule <{ref.rule_name}>")
         if isinstance(data, IntentData):
-            local = bool(data.lists) or bool(data.expansion_rules)
+            local = bool(data.lists or data.expansion_rules or data.requires_context or data.excludes_context)
             key = ("rule", id(rule), id(data) if local else data.language)
         else:
             key = ("rule", id(rule), data)
@@ -219,17 +287,26 @@ class _Builder:
         inner_src, inner_dst = self.new_state(), self.new_state()
         self.arc(src, None, inner_src, self.label(LABEL_SLOT, ref.slot_name))
         self.arc(inner_dst, None, dst, self.label(LABEL_END))
-        key = ("list", id(slot_list))
-        self.instantiate(key, inner_src, inner_dst, lambda s, d: self.build_list_body(slot_list, s, d, stack))
+        requires, excludes = _context_rules(data)
+        filtered = (requires or excludes) and any(getattr(v, "context", None) for v in getattr(slot_list, "values", ()))
+        key = ("list", id(slot_list), id(data) if filtered else None)
+        self.instantiate(key, inner_src, inner_dst,
+                         lambda s, d: self.build_list_body(slot_list, s, d, stack, requires, excludes))
 
-    def build_list_body(self, slot_list, src: int, dst: int, stack: tuple) -> None:
+    def build_list_body(self, slot_list, src: int, dst: int, stack: tuple, requires: dict, excludes: dict) -> None:
         if isinstance(slot_list, RangeList):
             self.build_range(slot_list, src, dst)
             return
         assert isinstance(slot_list, ValueList)
         for value in slot_list.values:
+            if not value_fits(value.context, requires, excludes):
+                continue
             middle = self.new_state()
             self.build(value.expression, src, middle, slot_list.language, stack)
+            if value.context:
+                after = self.new_state()
+                self.arc(middle, None, after, self.label(LABEL_CONTEXT, value.context))
+                middle = after
             if value.spoken_value:
                 self.arc(middle, None, dst, self.label(LABEL_SPOKEN))
             else:
@@ -300,11 +377,25 @@ class _Builder:
             origins=tuple(self.origins),
         )
 
+    def context_keys(self) -> set:
+        """Every context key any list value provides."""
+        keys = getattr(self, "_context_keys", None)
+        if keys is None:
+            keys = {key for lst in self.grammar.all_lists() for v in getattr(lst, "values", ()) for key in v.context}
+            self._context_keys = keys
+        return keys
+
     def build_data(self, intent: str, data: IntentData, start: int, final: int) -> None:
+        if data.requires_context and not set(data.requires_context) <= self.context_keys():
+            # Nothing can supply the required context (there is no caller context): the block never matches.
+            return
         chinese = is_chinese(data.language)
         skip_words = [w for w in self.grammar.skip_words if contains_cjk(w) == chinese]
         block_start, body_start, body_end = self.new_state(), self.new_state(), self.new_state()
-        self.arc(start, None, block_start, self.label(LABEL_INTENT, [intent, data.slots]))
+        payload: list = [intent, data.slots]
+        if data.requires_context or data.excludes_context:
+            payload += [data.requires_context, data.excludes_context]
+        self.arc(start, None, block_start, self.label(LABEL_INTENT, payload))
         self.skip_arcs(block_start, body_start, skip_words, data.language)
         self.skip_arcs(body_end, final, skip_words, data.language)
         for sentence in data.sentences:

@@ -267,11 +267,16 @@ class _FileLoader:
                 if expression is None:
                     continue
                 is_template = bool(_TEMPLATE_CHARS & set(in_text))
+                context = _plain(fields["context"][1]) if "context" in fields else {}
+                if not isinstance(context, dict):
+                    self.problem(fields["context"][1], f"list {name!r}: 'context' must be a mapping")
+                    context = {}
                 if "out" in fields:
-                    out = fields["out"][1].value
-                    values.append(ListValue(expression, out, self.pos(in_node)))
+                    out = _plain(fields["out"][1])
+                    values.append(ListValue(expression, out, self.pos(in_node), context=context))
                 else:
-                    values.append(ListValue(expression, in_text, self.pos(in_node), spoken_value=is_template))
+                    values.append(ListValue(expression, in_text, self.pos(in_node), spoken_value=is_template,
+                                            context=context))
             elif isinstance(item.value, (str, int, float)) and not isinstance(item.value, bool):
                 text = str(item.value)
                 expression = self.parse(text, item)

@@ -85,8 +85,8 @@ class TextMatcher:
         # Longer skip phrases first so "could you" wins over "could".
         self.skip_sequences.sort(key=len, reverse=True)
 
-    def accept(self, words: list[str]) -> list[Arc] | None:
-        """The arcs of the highest-priority accepted path for ``words``, or None."""
+    def accepted_paths(self, words: list[str]):
+        """The arcs of each accepted path for ``words`` (one per final thread), highest priority first."""
         transitions = self._transitions
         active: dict[int, tuple | None] = {self.graph.start: None}
         wildcards = self.has_wildcards
@@ -106,7 +106,7 @@ class TextMatcher:
                         if target not in new:
                             new[target] = (node, arcs)
             if not new:
-                return None
+                return
             active = new
         finals = self.finals
         for state, node in active.items():
@@ -116,8 +116,7 @@ class TextMatcher:
                     while node is not None:
                         node, arcs = node
                         pieces.append(arcs)
-                    return [arc for arcs in reversed(pieces) for arc in arcs]
-        return None
+                    yield [arc for arcs in reversed(pieces) for arc in arcs]
 
     # -- text
 
@@ -150,11 +149,17 @@ class TextMatcher:
         words = self.words_of(text)
         if not words:
             return None
-        path = self.accept(words)
-        if path is None:
+        match = self.match_words(words)
+        if match is None:
             without = self.remove_skip_words(words)
             if without != words and without:
-                path = self.accept(without)
-        if path is None:
-            return None
-        return self.graph.interpret(path)
+                match = self.match_words(without)
+        return match
+
+    def match_words(self, words: list[str]) -> "IntentMatch | None":
+        """The first accepted reading of ``words`` whose context requirements hold."""
+        for path in self.accepted_paths(words):
+            match, context_ok = self.graph.interpret_with_context(path)
+            if context_ok:
+                return match
+        return None

@@ -66,6 +66,7 @@ class ListValue:
     value: object
     position: SourcePosition
     spoken_value: bool = False  # True: the value is the spoken text (a template ``in`` without ``out``)
+    context: dict = field(default_factory=dict)  # merged into the match context (requires_context checks)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass, field
 
 from daemon.grammar.grammar import Grammar
+from daemon.grammar.graph import context_satisfied, value_fits
 from daemon.grammar.model import IntentData, RangeList, Sentence, ValueList, WildcardList
 from daemon.grammar.numbers import number_words
 from daemon.grammar.template import (
@@ -46,7 +47,7 @@ class _Cycle:
 
 
 class _WildcardSentence(Exception):
-    """The chosen sentence needs free text; pick another one."""
+    """The chosen sentence needs free text or context it cannot get; pick another one."""
 
 
 class _Sampler:
@@ -54,6 +55,8 @@ class _Sampler:
         self.grammar = grammar
         self.rng = random.Random(seed)
         self.cycles: dict[object, _Cycle] = {}
+        self.context: dict = {}
+        self.requirements: tuple[dict, dict] = ({}, {})
 
     def cycle(self, key: object, items: list) -> _Cycle:
         cycle = self.cycles.get(key)
@@ -84,7 +87,13 @@ class _Sampler:
         words: list[str] = []
         slots: dict = dict(data.slots)
         raw_slots: dict = {}
+        self.context = {}
+        self.requirements = (data.requires_context or {}, data.excludes_context or {})
         self.expand(sentence.expression, data, words, slots, raw_slots)
+        if (data.requires_context or data.excludes_context) and not context_satisfied(
+            data.requires_context, data.excludes_context, self.context, slots
+        ):
+            raise _WildcardSentence()  # this reading would not be accepted; draw again
         return SampledSentence(join_words(words), data.intent, slots, raw_slots)
 
     def expand(self, expr: Expression, data: IntentData | str, words: list[str], slots: dict, raw: dict) -> None:
@@ -118,7 +127,12 @@ class _Sampler:
             words.extend(split_words(number_words(number, slot_list.language), slot_list.language))
             value: object = slot_list.meaning(number)
         elif isinstance(slot_list, ValueList):
-            list_value = self.cycle(("values", id(slot_list)), list(slot_list.values)).next()
+            requires, excludes = self.requirements
+            values = [v for v in slot_list.values if value_fits(v.context, requires, excludes)]
+            if not values:
+                raise _WildcardSentence()
+            list_value = self.cycle(("values", id(slot_list), id(requires), id(excludes)), values).next()
+            self.context.update(list_value.context)
             self.expand(list_value.expression, slot_list.language, words, slots, raw)
             value = join_words(words[start:]) if list_value.spoken_value else list_value.value
         else:
