@@ -59,6 +59,7 @@ class SearchIndex:
     succ_token: np.ndarray  # unit emitted when moving to the successor (0 = blank)
     succ_dist: np.ndarray  # fewest further units the successor needs to reach a final state
     max_dist: int  # largest finite distance: below it the frames left start to prune
+    start_dist: int  # fewest units of any accepted path (unreachable: a huge number)
     final_reachable: np.ndarray  # bool per state: a final state is within its epsilon closure
     eps_out: tuple[tuple[int, ...], ...]  # epsilon arcs per state, for the back-trace
 
@@ -146,6 +147,7 @@ class SearchIndex:
             succ_token=succ_tok[order],
             succ_dist=dist[h_node[succ_hyp]],
             max_dist=int(finite.max()) if len(finite) else 0,
+            start_dist=int(dist[graph.start]),
             final_reachable=final_reachable,
             eps_out=eps_out,
         )
@@ -221,13 +223,18 @@ def constrained_search(
             f"the graph uses unit {int(graph.arc_token.max())} but the log-probs have only {logprobs.shape[1]} units"
         )
     index = search_index(graph)
+    no_match = ConstrainedResult(False, -math.inf, free_score, num_frames, free_tokens=free_tokens)
+    if index.start_dist > num_frames:
+        return no_match  # too short for any sentence: one frame per unit at the very least
     history = _forward(logprobs, index, graph.start, float(beam), int(max_active))
-    if history is None:
-        return ConstrainedResult(False, -math.inf, free_score, num_frames, free_tokens=free_tokens)
+    if history is None or not index.final_reachable[index.h_node[history[-1][0]]].any():
+        # Pruning can drop every path that fits (units that repeat need extra blank frames the
+        # distance bound ignores): search once more with a much wider beam before giving up.
+        history = _forward(logprobs, index, graph.start, float(beam) * 2.0, int(max_active) * 8)
+        if history is None or not index.final_reachable[index.h_node[history[-1][0]]].any():
+            return no_match
     ids, preds, scores = history[-1]
     final_mask = index.final_reachable[index.h_node[ids]]
-    if not final_mask.any():
-        return ConstrainedResult(False, -math.inf, free_score, num_frames, free_tokens=free_tokens)
     candidates = np.flatnonzero(final_mask)
     best = int(candidates[np.argmax(scores[candidates])])
     best_score = float(scores[best])

@@ -282,3 +282,21 @@ def test_fixture_model_logprobs_agree_with_brute_force(wenet_fixtures: Path):
             assert result.margin <= 1e-6
             pruned = constrained_search(lp, graph)
             assert pruned.tokens == result.tokens
+
+
+def test_narrow_pruning_that_loses_every_fitting_path_is_retried_wider():
+    # Only "3 3 3" is allowed; it needs exactly 5 frames (blanks between the repeats). Blank is
+    # favoured everywhere, so a 1-hypothesis beam keeps blank at frame 0 and can no longer fit.
+    graph = chain_graph([(3, 3, 3)])
+    logits = np.zeros((5, V))
+    logits[:, 0] = 2.0
+    lp = log_softmax(logits)
+    result = constrained_search(lp, graph, max_active=1)
+    assert result.accepted and result.tokens == (3, 3, 3)
+    assert result.token_frames == ((0, 0), (2, 2), (4, 4))
+
+
+def test_graph_without_sentences_never_matches():
+    graph = TokenGraph.from_arcs(1, 0, [], [], [], [])
+    lp = log_softmax(np.random.default_rng(10).normal(0, 1, (6, V)))
+    assert not constrained_search(lp, graph).accepted
