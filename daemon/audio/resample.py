@@ -6,17 +6,23 @@ from math import gcd
 
 import numpy as np
 
-# Taps per polyphase branch: 24 gives > 60 dB stop-band with a Kaiser window, cheap enough for the A53.
-_TAPS_PER_PHASE = 24
-_KAISER_BETA = 8.0
+# Filter half-length in zero crossings of the slower rate: 12 gives > 60 dB stop-band with this Kaiser window
+# and a 0.9-Nyquist pass-band edge, at about 50 multiply-adds per output sample for 48 kHz or 44.1 kHz input.
+_ZERO_CROSSINGS = 12
+_KAISER_BETA = 7.0
 # Cut-off as a fraction of the output Nyquist: leaves a transition band so speech up to ~7 kHz passes.
 _CUTOFF_FRACTION = 0.9
 
 
-def design_lowpass(up: int, down: int, taps_per_phase: int = _TAPS_PER_PHASE) -> np.ndarray:
+def taps_per_phase(up: int, down: int, zero_crossings: int = _ZERO_CROSSINGS) -> int:
+    """Taps each polyphase branch needs so that the filter spans ``2*zero_crossings`` periods of the cut-off."""
+    return max(4, -(-2 * zero_crossings * max(up, down) // up))
+
+
+def design_lowpass(up: int, down: int, taps_per_phase: int) -> np.ndarray:
     """Kaiser-windowed sinc low-pass for the up-sampled rate, gain ``up`` at DC, shaped (taps_per_phase, up)."""
     length = up * taps_per_phase
-    cutoff = _CUTOFF_FRACTION * 0.5 / max(up, down)  # cycles per up-sampled sample
+    cutoff = _CUTOFF_FRACTION * 0.5 / max(up, down)  # cycles per up-sampled sample, 0.9 x output Nyquist
     t = np.arange(length) - (length - 1) / 2.0
     h = 2 * cutoff * np.sinc(2 * cutoff * t) * np.kaiser(length, _KAISER_BETA)
     h *= up / h.sum()
@@ -27,15 +33,16 @@ def design_lowpass(up: int, down: int, taps_per_phase: int = _TAPS_PER_PHASE) ->
 class StreamingResampler:
     """Resamples int16 blocks of any size from ``in_rate`` to ``out_rate``; state carries across calls."""
 
-    def __init__(self, in_rate: int, out_rate: int = 16000, taps_per_phase: int = _TAPS_PER_PHASE) -> None:
+    def __init__(self, in_rate: int, out_rate: int = 16000) -> None:
         g = gcd(in_rate, out_rate)
         self.in_rate, self.out_rate = in_rate, out_rate
         self._up, self._down = out_rate // g, in_rate // g
-        self._taps = taps_per_phase
-        self._poly = design_lowpass(self._up, self._down, taps_per_phase).T.copy()  # (up, taps)
-        self._k = np.arange(taps_per_phase)
-        self._history = np.zeros(taps_per_phase - 1, dtype=np.float32)
-        self._history_start = -(taps_per_phase - 1)  # absolute index of _history[0]
+        taps = taps_per_phase(self._up, self._down)
+        self._taps = taps
+        self._poly = design_lowpass(self._up, self._down, taps).T.copy()  # (up, taps)
+        self._k = np.arange(taps)
+        self._history = np.zeros(taps - 1, dtype=np.float32)
+        self._history_start = -(taps - 1)  # absolute index of _history[0]
         self._consumed = 0  # input samples seen so far
         self._next_out = 0  # absolute index of the next output sample
 
