@@ -1,10 +1,9 @@
-"""Streaming CTC prefix beam search (WeNet's ctc_prefix_beam_search.cc) with per-frame numpy pruning."""
+"""Streaming CTC prefix beam search (WeNet's ctc_prefix_beam_search.cc), vectorised over beam × tokens per frame."""
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import Dict, Tuple
 
 import numpy as np
 
@@ -15,37 +14,19 @@ _LOGGER = logging.getLogger(__name__)
 NEG_INF = float("-inf")
 
 
-def _logaddexp(a: float, b: float) -> float:
-    if a < b:
-        a, b = b, a
-    if b == NEG_INF:
-        return a
-    return a + math.log1p(math.exp(b - a))
-
-
-class _Prefix:
-    """Scores of one prefix: total over paths ending in blank (s) / non-blank (ns), and their Viterbi paths."""
-
-    __slots__ = ("s", "ns", "vs", "vns", "ts", "tns", "ps", "pns")
-
-    def __init__(self) -> None:
-        self.s = self.ns = self.vs = self.vns = NEG_INF
-        self.ts: Tuple[int, ...] = ()
-        self.tns: Tuple[int, ...] = ()
-        self.ps: Tuple[float, ...] = ()
-        self.pns: Tuple[float, ...] = ()
-
-    @property
-    def score(self) -> float:
-        return _logaddexp(self.s, self.ns)
-
-
 class CtcPrefixBeamSearch:
     """Prefix beam search that runs as chunks arrive; partial results at any time.
 
-    Per frame only the ``beam_size`` most likely tokens are expanded (numpy ``argpartition`` over the whole
-    chunk). Frames whose blank probability is at least ``blank_skip`` only extend existing prefixes with
-    blank or with their own last token, the mass this leaves out is below 1 − ``blank_skip``.
+    Same recursion as WeNet: per frame the top ``beam_size`` tokens of the frame extend every prefix (blank
+    keeps it, its last token repeats it, others append), equal prefixes are merged with log-add and the best
+    ``beam_size`` survive. Scores for all beam × token pairs are computed with numpy at once; prefixes are
+    nodes of a trie, so merging a new prefix into an existing one is an index lookup, not tuple hashing.
+
+    Frames with P(blank) >= ``blank_skip`` only extend prefixes by blank or their own last token (the mass
+    this ignores is below 1 − ``blank_skip``); use ``blank_skip=1.0`` for the exact search.
+
+    A token's time is the frame where it is most likely along its prefix's history, and its confidence is
+    that probability; the utterance confidence is the best prefix's share of the beam's total probability.
     """
 
     def __init__(self, beam_size: int = 10, blank_id: int = 0, blank_skip: float = 0.999) -> None:
@@ -53,115 +34,157 @@ class CtcPrefixBeamSearch:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}")
         self.beam_size = beam_size
         self.blank_id = blank_id
-        self._blank_skip_logp = math.log(blank_skip) if 0.0 < blank_skip <= 1.0 else float("inf")
+        self._blank_skip_logp = math.log(blank_skip) if 0.0 < blank_skip <= 1.0 else 0.0
         self.reset()
 
     def reset(self) -> None:
         """Start a new utterance."""
-        start = _Prefix()
-        start.s = 0.0
-        start.vs = 0.0
-        self._beams: list[tuple[Tuple[int, ...], _Prefix]] = [((), start)]
+        # Trie of prefixes: node 0 is the empty prefix.
+        self._parent: list[int] = [-1]
+        self._token: list[int] = [-1]
+        self._children: dict[int, int] = {}
+        # Beam, best first.
+        self._node = np.zeros(1, dtype=np.int64)
+        self._s = np.zeros(1)
+        self._ns = np.full(1, NEG_INF)
+        self._last = np.full(1, -1, dtype=np.int64)
+        self._peak_p = np.full(1, NEG_INF)
+        self._peak_t = np.zeros(1, dtype=np.int64)
+        self._done_t: list[tuple[int, ...]] = [()]
+        self._done_p: list[tuple[float, ...]] = [()]
+        self._parent_slot = np.full(1, -1, dtype=np.int64)
         self._num_frames = 0
 
     def accept(self, logprobs: np.ndarray) -> None:
         """Advance the search over a (T, V) block of CTC log-probs."""
         if not len(logprobs):
             return
-        k = min(self.beam_size, logprobs.shape[1])
-        if k < logprobs.shape[1]:
+        logprobs = np.asarray(logprobs, dtype=np.float64)
+        vocab = logprobs.shape[1]
+        k = min(self.beam_size, vocab)
+        if k < vocab:
             top = np.argpartition(-logprobs, k - 1, axis=1)[:, :k]
         else:
-            top = np.broadcast_to(np.arange(k), (len(logprobs), k))
-        top_logp = np.take_along_axis(logprobs, top, axis=1)
-        blank_logp = logprobs[:, self.blank_id].tolist()
-        tops, top_logps = top.tolist(), top_logp.tolist()
+            top = np.broadcast_to(np.arange(vocab), (len(logprobs), vocab))
+        skip = logprobs[:, self.blank_id] >= self._blank_skip_logp
         for i in range(len(logprobs)):
-            t = self._num_frames + i
-            if blank_logp[i] >= self._blank_skip_logp:
-                self._blank_frame(t, blank_logp[i], logprobs[i])
-            else:
-                self._frame(t, tops[i], top_logps[i])
+            self._frame(self._num_frames + i, logprobs[i], top[i], bool(skip[i]))
         self._num_frames += len(logprobs)
 
-    def _blank_frame(self, t: int, pb: float, row: np.ndarray) -> None:
-        beams = []
-        for prefix, h in self._beams:
-            n = _Prefix()
-            n.s = h.score + pb
-            if h.vs >= h.vns:
-                n.vs, n.ts, n.ps = h.vs + pb, h.ts, h.ps
-            else:
-                n.vs, n.ts, n.ps = h.vns + pb, h.tns, h.pns
-            if prefix and h.ns != NEG_INF:
-                p = float(row[prefix[-1]])
-                n.ns = h.ns + p
-                n.vns = h.vns + p
-                n.tns, n.pns = (h.tns[:-1] + (t,), h.pns[:-1] + (p,)) if p > h.pns[-1] else (h.tns, h.pns)
-            beams.append((prefix, n))
-        beams.sort(key=lambda item: item[1].score, reverse=True)
-        self._beams = beams
-
-    def _frame(self, t: int, tokens: list, logps: list) -> None:
+    def _frame(self, t: int, row: np.ndarray, top: np.ndarray, blank_only: bool) -> None:
         blank = self.blank_id
-        nxt: Dict[Tuple[int, ...], _Prefix] = {}
-        for prefix, h in self._beams:
-            score = h.score
-            if h.vs >= h.vns:
-                vbest, tbest, pbest = h.vs, h.ts, h.ps
+        s, ns, last = self._s, self._ns, self._last
+        in_top = np.zeros(len(row), dtype=bool)
+        in_top[top] = True
+        score = np.logaddexp(s, ns)
+        has_last = last >= 0
+        last_ok = has_last & in_top[np.where(has_last, last, 0)]
+        p_last = np.where(last_ok, row[np.where(has_last, last, 0)], NEG_INF)
+        stay_s = score + (row[blank] if in_top[blank] else NEG_INF)
+        stay_ns = ns + p_last
+        if blank_only:
+            ext = np.empty((len(s), 0))
+            tokens = np.empty(0, dtype=np.int64)
+        else:
+            tokens = top[top != blank]
+            token_p = row[tokens]
+            base = np.where(tokens[None, :] == last[:, None], s[:, None], score[:, None])
+            ext = base + token_p[None, :]
+            # prefix + token may already be in the beam (as the child of its parent): merge it there.
+            slot_of = np.full(len(row), -1, dtype=np.int64)
+            slot_of[tokens] = np.arange(len(tokens))
+            parents = self._parent_slot
+            merge = (parents >= 0) & has_last
+            merge &= slot_of[np.where(has_last, last, 0)] >= 0
+            if merge.any():
+                rows_ = parents[merge]
+                cols = slot_of[last[merge]]
+                stay_ns[merge] = np.logaddexp(stay_ns[merge], ext[rows_, cols])
+                ext[rows_, cols] = NEG_INF
+        stay_total = np.logaddexp(stay_s, stay_ns)
+        totals = np.concatenate([stay_total, ext.ravel()])
+        width = self.beam_size
+        if len(totals) > width:
+            chosen = np.argpartition(-totals, width - 1)[:width]
+        else:
+            chosen = np.arange(len(totals))
+        chosen = chosen[np.argsort(-totals[chosen], kind="stable")]
+        chosen = chosen[totals[chosen] > NEG_INF]
+        if not len(chosen):  # nothing survives (all-inf frame): keep the beam as it was
+            return
+        n = len(s)
+        is_stay = chosen < n
+        stay_at = np.where(is_stay, chosen, 0)
+        flat = np.where(is_stay, 0, chosen - n)
+        width_k = max(len(tokens), 1)
+        parent, col = flat // width_k, flat % width_k
+        if len(tokens):
+            new_token = tokens[col]
+            ext_ns = ext[parent, col]
+        else:
+            new_token = np.zeros(len(chosen), dtype=np.int64)
+            ext_ns = np.full(len(chosen), NEG_INF)
+        new_s = np.where(is_stay, stay_s[stay_at], NEG_INF)
+        new_ns = np.where(is_stay, stay_ns[stay_at], ext_ns)
+        new_last = np.where(is_stay, last[stay_at], new_token)
+        peaked = p_last[stay_at] > self._peak_p[stay_at]
+        new_peak_p = np.where(is_stay, np.where(peaked, p_last[stay_at], self._peak_p[stay_at]), row[new_token])
+        new_peak_t = np.where(is_stay & ~peaked, self._peak_t[stay_at], t)
+        new_node = self._node[stay_at].copy()
+        done_t: list[tuple[int, ...]] = []
+        done_p: list[tuple[float, ...]] = []
+        vocab = len(row)
+        for j, (stay, c, par, token) in enumerate(
+            zip(is_stay.tolist(), stay_at.tolist(), parent.tolist(), new_token.tolist())
+        ):
+            if stay:
+                done_t.append(self._done_t[c])
+                done_p.append(self._done_p[c])
+                continue
+            node = int(self._node[par])
+            key = node * vocab + token
+            child = self._children.get(key)
+            if child is None:
+                child = self._children[key] = len(self._parent)
+                self._parent.append(node)
+                self._token.append(token)
+            new_node[j] = child
+            if last[par] >= 0:
+                done_t.append(self._done_t[par] + (int(self._peak_t[par]),))
+                done_p.append(self._done_p[par] + (float(self._peak_p[par]),))
             else:
-                vbest, tbest, pbest = h.vns, h.tns, h.pns
-            last = prefix[-1] if prefix else -1
-            for tok, p in zip(tokens, logps):
-                if tok == blank:
-                    n = nxt.get(prefix)
-                    if n is None:
-                        n = nxt[prefix] = _Prefix()
-                    n.s = _logaddexp(n.s, score + p)
-                    if vbest + p > n.vs:
-                        n.vs, n.ts, n.ps = vbest + p, tbest, pbest
-                    continue
-                if tok == last:
-                    n = nxt.get(prefix)
-                    if n is None:
-                        n = nxt[prefix] = _Prefix()
-                    n.ns = _logaddexp(n.ns, h.ns + p)
-                    if h.vns + p > n.vns:
-                        n.vns = h.vns + p
-                        if p > h.pns[-1]:  # keep the token's peak frame as its time
-                            n.tns, n.pns = h.tns[:-1] + (t,), h.pns[:-1] + (p,)
-                        else:
-                            n.tns, n.pns = h.tns, h.pns
-                    base, vbase, tbase, pbase = h.s, h.vs, h.ts, h.ps
-                else:
-                    base, vbase, tbase, pbase = score, vbest, tbest, pbest
-                if base == NEG_INF:
-                    continue
-                extended = prefix + (tok,)
-                n = nxt.get(extended)
-                if n is None:
-                    n = nxt[extended] = _Prefix()
-                n.ns = _logaddexp(n.ns, base + p)
-                if vbase + p > n.vns:
-                    n.vns, n.tns, n.pns = vbase + p, tbase + (t,), pbase + (p,)
-        ranked = sorted(nxt.items(), key=lambda item: item[1].score, reverse=True)
-        self._beams = ranked[: self.beam_size]
+                done_t.append(())
+                done_p.append(())
+        slot = {node: j for j, node in enumerate(new_node.tolist())}
+        parents_of = self._parent
+        self._parent_slot = np.array([slot.get(parents_of[node], -1) for node in new_node.tolist()], dtype=np.int64)
+        self._node, self._s, self._ns, self._last = new_node, new_s, new_ns, new_last
+        self._peak_p, self._peak_t, self._done_t, self._done_p = new_peak_p, new_peak_t, done_t, done_p
+
+    def _prefix(self, node: int) -> tuple[int, ...]:
+        tokens = []
+        while node > 0:
+            tokens.append(self._token[node])
+            node = self._parent[node]
+        return tuple(reversed(tokens))
 
     def nbest(self) -> list[Hypothesis]:
-        """The current beam, best first, each with its Viterbi token times and probabilities."""
-        scores = [h.score for _, h in self._beams]
-        top = max(scores)
-        norm = top + math.log(sum(math.exp(s - top) for s in scores))
+        """The current beam, best first, with token times (frames), probabilities and posteriors."""
+        scores = np.logaddexp(self._s, self._ns)
+        norm = float(np.logaddexp.reduce(scores))
         out = []
-        for prefix, h in self._beams:
-            times, logps = (h.ts, h.ps) if h.vs >= h.vns else (h.tns, h.pns)
+        for j in range(len(scores)):
+            frames, logps = self._done_t[j], self._done_p[j]
+            if self._last[j] >= 0:
+                frames = frames + (int(self._peak_t[j]),)
+                logps = logps + (float(self._peak_p[j]),)
             out.append(
                 Hypothesis(
-                    token_ids=prefix,
-                    frames=times,
+                    token_ids=self._prefix(int(self._node[j])),
+                    frames=frames,
                     token_probs=tuple(math.exp(p) for p in logps),
-                    score=h.score,
-                    confidence=math.exp(h.score - norm),
+                    score=float(scores[j]),
+                    confidence=math.exp(float(scores[j]) - norm),
                 )
             )
         return out
