@@ -24,40 +24,47 @@ class GraphWalker:
         self._transitions: list[dict | None] = [None] * graph.num_states
         self._closures: list[tuple | None] = [None] * graph.num_states
 
+    def _explore(self, state: int) -> tuple[tuple, dict]:
+        """Depth-first walk of the epsilon arcs from ``state`` in arc order (the priority order of backtracking):
+        the states reached (with their epsilon paths) and word -> [(target, arcs)] in the order met."""
+        arcs_of = self.graph.arcs
+        members: list[tuple[int, tuple]] = [(state, ())]
+        table: dict[str, list] = {}
+        seen = {state}
+        stack: list[tuple[int, tuple, int]] = [(state, (), 0)]
+        while stack:
+            current, path, index = stack.pop()
+            arcs = arcs_of[current]
+            while index < len(arcs):
+                arc = arcs[index]
+                index += 1
+                if arc.word is not None:
+                    table.setdefault(arc.word, []).append((arc.next, path + (arc,)))
+                elif arc.next not in seen:
+                    seen.add(arc.next)
+                    stack.append((current, path, index))  # resume here after the deeper state
+                    new_path = path + (arc,)
+                    members.append((arc.next, new_path))
+                    stack.append((arc.next, new_path, 0))
+                    break
+        return tuple(members), table
+
     def closure(self, state: int) -> tuple:
         """States reachable from ``state`` over epsilon arcs, in priority order, with the arcs taken."""
         cached = self._closures[state]
-        if cached is not None:
-            return cached
-        arcs_of = self.graph.arcs
-        result: list[tuple[int, tuple]] = []
-        seen = {state}
-        stack: list[tuple[int, tuple]] = [(state, ())]
-        while stack:
-            current, path = stack.pop()
-            result.append((current, path))
-            eps = [arc for arc in arcs_of[current] if arc.word is None]
-            for arc in reversed(eps):  # reversed so the first arc is visited first (DFS priority)
-                if arc.next not in seen:
-                    seen.add(arc.next)
-                    stack.append((arc.next, path + (arc,)))
-        closure = tuple(result)
-        self._closures[state] = closure
-        return closure
+        if cached is None:
+            cached, table = self._explore(state)
+            self._closures[state] = cached
+            self._transitions[state] = table
+        return cached
 
     def transitions(self, state: int) -> dict:
         """word -> [(target, arcs from ``state`` to target)] through the epsilon closure, in priority order."""
         cached = self._transitions[state]
-        if cached is not None:
-            return cached
-        table: dict[str, list] = {}
-        arcs_of = self.graph.arcs
-        for member, path in self.closure(state):
-            for arc in arcs_of[member]:
-                if arc.word is not None:
-                    table.setdefault(arc.word, []).append((arc.next, path + (arc,)))
-        self._transitions[state] = table
-        return table
+        if cached is None:
+            self.closure(state)
+            cached = self._transitions[state]
+        return cached
 
     def final_paths(self, state: int) -> list[tuple]:
         """Epsilon paths from ``state`` to a final state."""
@@ -147,8 +154,6 @@ class TextMatcher:
     def parse(self, text: str) -> "IntentMatch | None":
         """Intent of ``text`` (skip words tried as part of the sentence first, then dropped), or None."""
         words = self.words_of(text)
-        if not words:
-            return None
         match = self.match_words(words)
         if match is None:
             without = self.remove_skip_words(words)
