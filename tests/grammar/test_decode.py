@@ -187,3 +187,36 @@ def test_recognize_cli_errors_are_one_line(tmp_path, fixture_model):
     assert proc.returncode == 1 and "nope.yaml" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli("--model", str(tmp_path), "--grammar", str(grammar), "x.wav")
     assert proc.returncode == 2 and proc.stderr.startswith("voicecmd: error: ")
+
+
+def vocabulary_tokenizer(grammar) -> ModelTokenizer:
+    """A unit table that spells every grammar word (one unit per CJK character / English word)."""
+    words = grammar.word_graph().vocabulary()
+    symbols = sorted({("\u2581" + w.upper()) if w.isascii() else w for w in words})
+    return ModelTokenizer(UnitTable(["<blank>", "<unk>", *symbols, "<sos/eos>"]))
+
+
+def spoken_words(text: str) -> list[str]:
+    out: list[str] = []
+    for word in text.split():
+        out.extend([word.lower()] if word.isascii() else list(word))
+    return out
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_shipped_grammar_sentences_decode_to_their_intent_and_slots(repo_root, lang):
+    from daemon.grammar import sample_sentences
+
+    grammar = load_grammar([repo_root / "grammars" / lang])
+    tokenizer = vocabulary_tokenizer(grammar)
+    decoder = GrammarDecoder(grammar, tokenizer)
+    rng = np.random.default_rng(5)
+    samples = sample_sentences(grammar, 40, seed=3)
+    assert len({s.intent for s in samples}) >= 5
+    for sample in samples:
+        ids = tokenizer.encode_words(spoken_words(sample.text))
+        assert ids is not None, sample.text
+        symbols = [tokenizer.units.symbols[i] for i in ids]
+        result = decoder.decode(said(tokenizer.units, symbols, rng), 80)
+        assert result.recognized, sample.text
+        assert (result.intent, result.slots) == (sample.intent, sample.slots), sample.text
