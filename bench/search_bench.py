@@ -3,6 +3,7 @@
     python bench/search_bench.py                         # compile + decode figures (models/default if present)
     python bench/search_bench.py --model DIR             # ... with that model's units
     python bench/search_bench.py --calibrate --lang en   # margins of in- vs out-of-grammar TTS speech
+    python bench/search_bench.py --calibrate --lang zh --corpus /work/corpus --count 150   # M's held-out corpus
 """
 
 from __future__ import annotations
@@ -180,7 +181,53 @@ def auc(positive: list[float], negative: list[float]) -> float:
     return float(wins / (len(pos) * len(neg)))
 
 
-def calibrate(model: Path, lang: str, count: int, voice: str) -> None:
+def corpus_items(corpus: Path, lang: str, split: str, count: int) -> list[tuple[str, Path, str, dict]]:
+    """(kind, wav, intent, slots) of M's synthesized corpus (utts.tsv + clean/<uid>.wav), ``count`` per kind."""
+    import csv
+    import json
+
+    rows = list(csv.DictReader((corpus / "utts.tsv").open(encoding="utf-8"), delimiter="\t"))
+    items: dict[str, list] = {"in": [], "oog": []}
+    for row in rows:
+        wav = corpus / "clean" / f"{row['uid']}.wav"
+        if row["lang"].startswith(lang) and row["split"] == split and row["kind"] in items and wav.is_file():
+            slots = json.loads(row["slots"]) if row.get("slots") else {}
+            items[row["kind"]].append(("in" if row["kind"] == "in" else "out", wav, row.get("intent") or "", slots))
+    rng = np.random.default_rng(7)
+    out = []
+    for kind_items in items.values():
+        out += [kind_items[i] for i in rng.permutation(len(kind_items))[:count]]
+    return out
+
+
+def tts_items(lang: str, count: int, voice: str, tmp: Path) -> list[tuple[str, Path, str, dict]]:
+    """Synthesize sampled grammar sentences and out-of-grammar sentences with espeak-ng/flite."""
+    grammar = load_grammar(grammar_paths(lang))
+    oog_file = REPO / "training" / f"oog_sentences_{lang}.txt"
+    oog = [ln.strip() for ln in oog_file.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
+    rng = np.random.default_rng(7)
+    oog = [oog[i] for i in rng.permutation(len(oog))[:count]]
+    items = []
+    for i, sample in enumerate(sample_sentences(grammar, count, seed=11)):
+        wav = tmp / f"in{i}.wav"
+        if synthesize(sample.text, lang, voice, wav):
+            items.append(("in", wav, sample.intent, sample.slots))
+    for i, text in enumerate(oog):
+        wav = tmp / f"out{i}.wav"
+        if synthesize(text, lang, voice, wav):
+            items.append(("out", wav, "", {}))
+    return items
+
+
+def daemon_like(samples: np.ndarray, rng, preroll_s: float = 0.3, trailing_s: float = 0.5) -> np.ndarray:
+    """Pad as the service's VAD hands utterances over (pre-roll + trailing silence) with a little mic noise."""
+    pad = lambda s: np.zeros(int(s * 16000))  # noqa: E731
+    audio = np.concatenate([pad(preroll_s), samples.astype(np.float64), pad(trailing_s)])
+    audio += rng.normal(0, 8.0, len(audio))
+    return np.clip(np.round(audio), -32768, 32767).astype(np.int16)
+
+
+def calibrate(model: Path, lang: str, count: int, voice: str, corpus: Path | None, split: str) -> None:
     from daemon.audio.wavfile import read_wav_int16
     from daemon.grammar.decode import GrammarDecoder
     from runtime.recognizer import Recognizer
@@ -189,42 +236,65 @@ def calibrate(model: Path, lang: str, count: int, voice: str) -> None:
     recognizer = Recognizer(model)
     tokenizer = ModelTokenizer.for_model_dir(model, recognizer.units)
     decoder = GrammarDecoder(grammar, tokenizer, reject_threshold=-1e9)
-    oog_file = REPO / "training" / f"oog_sentences_{lang}.txt"
-    oog = [ln.strip() for ln in oog_file.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
-    rng = np.random.default_rng(7)
-    oog = [oog[i] for i in rng.permutation(len(oog))[:count]]
-    samples = sample_sentences(grammar, count, seed=11)
     session = recognizer.create_session()
+    rng = np.random.default_rng(3)
     margins: dict[str, list[float]] = {"in": [], "out": []}
+    per_token: dict[str, list[float]] = {"in": [], "out": []}
     correct = 0
+    decode_ms = []
     with tempfile.TemporaryDirectory() as tmp:
-        for kind, items in (("in", samples), ("out", oog)):
-            for i, item in enumerate(items):
-                text = item.text if kind == "in" else item
-                wav = Path(tmp) / f"{kind}{i}.wav"
-                if not synthesize(text, lang, voice, wav):
-                    continue
-                session.reset()
-                session.accept_waveform(read_wav_int16(wav))
-                final = session.finalize()
-                result = decoder.decode(final.logprobs, final.frame_shift_ms)
-                margins[kind].append(result.margin)
-                if kind == "in" and result.intent == item.intent and result.slots == item.slots:
-                    correct += 1
+        if corpus is not None:
+            items = corpus_items(corpus, lang, split, count)
+            source = f"corpus {corpus} ({split} split)"
+        else:
+            items = tts_items(lang, count, voice, Path(tmp))
+            source = f"TTS voice {voice}"
+        for kind, wav, intent, slots in items:
+            session.reset()
+            session.accept_waveform(daemon_like(read_wav_int16(wav), rng))
+            final = session.finalize()
+            start = time.perf_counter()
+            search = constrained_search(final.logprobs, decoder.graph)
+            result = decoder.result_of(search, final.frame_shift_ms)
+            decode_ms.append((time.perf_counter() - start) * 1e3)
+            margins[kind].append(result.margin)
+            # Alternative normalisation: per unit of the free transcript (+1), insensitive to silence padding.
+            per_token[kind].append((search.log_likelihood - search.free_log_likelihood) / (len(search.free_tokens) + 1))
+            if kind == "in" and result.intent == intent and result.slots == slots:
+                correct += 1
     ins, outs = margins["in"], margins["out"]
-    print(f"== calibration: model {model}, grammar {lang}, voice {voice}: {len(ins)} in-grammar, {len(outs)} out")
-    print(f"in-grammar exact intent+slots: {correct}/{len(ins)}")
+    print(f"== calibration: model {model}, grammar {lang}, {source}: {len(ins)} in-grammar, {len(outs)} out")
+    print(f"in-grammar exact intent+slots (no rejection): {correct}/{len(ins)}; "
+          f"decode median {statistics.median(decode_ms):.2f} ms, max {max(decode_ms):.2f} ms")
     for name, values in (("in-grammar", ins), ("out-of-grammar", outs)):
         finite = [v for v in values if math.isfinite(v)]
         qs = np.percentile(finite, [5, 25, 50, 75, 95]) if finite else []
         print(f"{name:15s} margin percentiles 5/25/50/75/95: " + " ".join(f"{q:.3f}" for q in qs)
               + f"  (no path: {len(values) - len(finite)})")
-    print(f"rejection AUC {auc(ins, outs):.3f}")
-    for threshold in (-0.1, -0.2, -0.25, -0.3, -0.35, -0.4, -0.5, -0.6, -0.8, -1.0):
+    print(f"rejection AUC per frame {auc(ins, outs):.3f}; per free unit {auc(per_token['in'], per_token['out']):.3f}")
+    for threshold in (-0.05, -0.1, -0.15, -0.2, -0.25, -0.3, -0.35, -0.4, -0.5, -0.6, -0.8, -1.0, -1.5):
         false_reject = sum(m < threshold for m in ins) / max(len(ins), 1)
         false_accept = sum(m >= threshold for m in outs) / max(len(outs), 1)
         print(f"threshold {threshold:6.2f}: in-grammar rejected {false_reject:6.1%}  out-of-grammar accepted "
               f"{false_accept:6.1%}")
+    fit_logistic(ins, outs)
+
+
+def fit_logistic(ins: list[float], outs: list[float]) -> None:
+    """Fit P(in-grammar | margin) = 1 / (1 + exp(-slope (margin - mid))) by Newton steps; print mid and slope."""
+    x = np.array([m for m in ins + outs if math.isfinite(m)])
+    y = np.array([1.0] * sum(math.isfinite(m) for m in ins) + [0.0] * sum(math.isfinite(m) for m in outs))
+    if len(set(y.tolist())) < 2:
+        return
+    w = np.zeros(2)
+    design = np.stack([np.ones_like(x), x], axis=1)
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-design @ w))
+        grad = design.T @ (y - p) - 1e-3 * w
+        hess = design.T @ (design * (p * (1 - p))[:, None]) + 1e-3 * np.eye(2)
+        w = w + np.linalg.solve(hess, grad)
+    slope, mid = w[1], -w[0] / w[1]
+    print(f"logistic fit: slope {slope:.2f}, midpoint {mid:.3f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lang", default="en", choices=("zh", "en"))
     parser.add_argument("--count", type=int, default=60, help="utterances per class for --calibrate")
     parser.add_argument("--voice", default="espeak", help="espeak[:variant] or flite[:voice] for --calibrate")
+    parser.add_argument("--corpus", type=Path, default=None, help="M's corpus dir (utts.tsv, clean/) for --calibrate")
+    parser.add_argument("--split", default="test", help="corpus split for --calibrate (default test)")
     args = parser.parse_args(argv)
     model = args.model
     if model is None and (REPO / "models" / "default" / "units.txt").is_file():
@@ -243,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.calibrate:
         if model is None:
             parser.error("--calibrate needs a model (--model DIR or models/default)")
-        calibrate(model, args.lang, args.count, args.voice)
+        calibrate(model, args.lang, args.count, args.voice, args.corpus, args.split)
         return 0
     compiled = bench_compile(model, args.repeat)
     bench_decode(compiled, args.repeat, args.utterances)
