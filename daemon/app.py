@@ -74,11 +74,9 @@ def make_sink(config: DaemonConfig, on_command: Callable[[str, dict], None]) -> 
         from daemon.mqtt.link import MqttLink
 
         return MqttLink(config.mqtt, config.service.site_id, config.service.state_dir, on_command)
-    try:
-        from daemon.mqtt.link import StdoutSink
-    except ImportError:
-        from daemon.mqtt.stdout import StdoutSink  # type: ignore[no-redef]
-    return StdoutSink(config.service.site_id)
+    from daemon.mqtt.stdout_sink import StdoutSink
+
+    return StdoutSink(None, config.service.site_id, config.service.state_dir, on_command)
 
 
 @dataclass
@@ -219,6 +217,8 @@ class Daemon:
         self.notifier.stopping(f"stopping ({reason})")
         _LOGGER.info("stopping (%s)", reason)
         self._stop.set()
+        if self.grammars is not None:
+            self.grammars.wake()
         for thread in self._threads:
             if thread.name != "audio" and not thread.join(_JOIN_TIMEOUT_S):
                 _LOGGER.warning("thread %s did not stop within %.0f s", thread.name, _JOIN_TIMEOUT_S)
@@ -242,6 +242,7 @@ class Daemon:
         source = self.source
         assert source is not None
         backoff = Backoff(cfg.reopen_min_s, cfg.reopen_max_s)
+        paced = source.live or (cfg.source == "wav" and cfg.realtime)
         is_open = True
         while not stop.is_set():
             if not is_open:
@@ -274,13 +275,16 @@ class Daemon:
             self.health.frames += 1
             if self.health.frames % 100 == 0:
                 backoff.reset()
-            self._queue.put((block, time.time()))
+            if paced:
+                self._queue.put((block, time.time()))  # live audio: drop the oldest rather than fall behind
+            elif not self._queue.put_wait((block, time.time()), stop):
+                return
             self._audio_up.set()
 
     def _end_of_stream(self, stop: threading.Event) -> None:
         _LOGGER.info("audio source %s ended", self.source.name if self.source else "?")
         self._audio_up.set()
-        self._queue.put(_END_OF_STREAM)
+        self._queue.put_wait(_END_OF_STREAM, stop)
         if self.config.audio.at_end != "idle":
             return
         # Keep "listening" to silence so the service stays up (and its watchdog fed) after a finite input.

@@ -143,6 +143,10 @@ class GrammarManager:
                 _LOGGER.exception("could not report the grammar error")
         return False
 
+    def wake(self) -> None:
+        """Wake the worker (at shutdown, so it notices the stop event at once)."""
+        self._requested.set()
+
     def changed_on_disk(self) -> bool:
         """True when a grammar file's mtime/size changed (or a file appeared/disappeared) since the last build."""
         return _snapshot(self.paths) != self._snapshot
@@ -157,6 +161,7 @@ class GrammarManager:
                 self._requested.clear()
                 with self._lock:
                     reasons, self._reasons = self._reasons, []
-                self.reload_now(", ".join(dict.fromkeys(reasons)) or "request")
+                if reasons:
+                    self.reload_now(", ".join(dict.fromkeys(reasons)))
             elif self._watch and self.changed_on_disk():
                 self.reload_now("file change")

@@ -29,12 +29,25 @@ class DropOldestQueue(Generic[T]):
             self._items.append(item)
             self._cond.notify()
 
+    def put_wait(self, item: T, stop: threading.Event, poll_s: float = 0.1) -> bool:
+        """Append ``item``, waiting for room (back-pressure for files and pipes); False if ``stop`` was set."""
+        with self._cond:
+            while len(self._items) >= self._maxsize:
+                if stop.is_set():
+                    return False
+                self._cond.wait(poll_s)
+            self._items.append(item)
+            self._cond.notify_all()
+            return True
+
     def get(self, timeout: Optional[float] = None) -> Optional[T]:
         """The oldest item, or None when nothing arrived within ``timeout`` seconds."""
         with self._cond:
             if not self._items and not self._cond.wait_for(lambda: bool(self._items), timeout):
                 return None
-            return self._items.popleft()
+            item = self._items.popleft()
+            self._cond.notify_all()  # wakes a producer waiting in put_wait
+            return item
 
     def __len__(self) -> int:
         with self._cond:
