@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,8 +100,8 @@ class RecognizerSession:
         else:
             self._search = CtcGreedySearch(blank_id=blank)
         self._endpoint = EndpointDetector(recognizer.endpoint, recognizer.frame_shift_ms, blank_id=blank)
-        self._blocks: list[np.ndarray] = []
-        self._logprobs_cache: np.ndarray | None = None
+        self._logprob_buffer = np.zeros((0, recognizer.model.geometry.vocab_size), dtype=np.float32)
+        self._num_frames = 0
         self._finalized = False
         self.search_seconds = 0.0  # time in search + endpointing; for benchmarks
 
@@ -110,8 +111,9 @@ class RecognizerSession:
         self._encoder.reset()
         self._search.reset()
         self._endpoint.reset()
-        self._blocks = []
-        self._logprobs_cache = None
+        # A fresh buffer, so results handed out before the reset keep their log-probs.
+        self._logprob_buffer = np.zeros((0, self._logprob_buffer.shape[1]), dtype=np.float32)
+        self._num_frames = 0
         self._finalized = False
 
     def accept_waveform(self, samples: np.ndarray) -> None:
@@ -128,26 +130,25 @@ class RecognizerSession:
             self._consume(block)
 
     def _consume(self, block: np.ndarray) -> None:
-        import time
-
         start = time.perf_counter()
-        self._blocks.append(block)
-        self._logprobs_cache = None
+        end = self._num_frames + len(block)
+        if end > len(self._logprob_buffer):
+            # Grow by doubling into a new array: views handed out earlier keep their (unchanged) rows.
+            grown = np.zeros((max(end, 2 * len(self._logprob_buffer), 64), self._logprob_buffer.shape[1]), np.float32)
+            grown[: self._num_frames] = self._logprob_buffer[: self._num_frames]
+            self._logprob_buffer = grown
+        self._logprob_buffer[self._num_frames:end] = block
+        self._num_frames = end
         self._search.accept(block)
         self._endpoint.accept(block)
         self.search_seconds += time.perf_counter() - start
 
     @property
     def logprobs(self) -> np.ndarray:
-        """(T, V) float32 CTC log-probs streamed so far."""
-        if self._logprobs_cache is None:
-            vocab = self.recognizer.model.geometry.vocab_size
-            self._logprobs_cache = (
-                np.concatenate(self._blocks).astype(np.float32, copy=False)
-                if self._blocks
-                else np.zeros((0, vocab), dtype=np.float32)
-            )
-        return self._logprobs_cache
+        """(T, V) float32 CTC log-probs streamed so far (a read-only view; later chunks never change it)."""
+        view = self._logprob_buffer[: self._num_frames]
+        view.flags.writeable = False
+        return view
 
     def _result(self, hyp: Hypothesis) -> RecognitionResult:
         shift = self.recognizer.frame_shift_ms
@@ -169,7 +170,7 @@ class RecognizerSession:
         """Whether WeNet's rule 1/2/3 fires on the frames so far (not checked after finalize)."""
         if self._finalized:
             return False
-        return self._endpoint.detected(bool(self._search.result().token_ids))
+        return self._endpoint.detected(self._search.has_tokens())
 
     def finalize(self) -> RecognitionResult:
         """Run the last (short) chunk and return the final result; call reset() before reusing the session."""

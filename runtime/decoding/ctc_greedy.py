@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 
-from runtime.decoding.hypothesis import Hypothesis, geometric_mean
+from runtime.decoding.hypothesis import Hypothesis
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -23,6 +24,8 @@ class CtcGreedySearch:
         self._ids: list[int] = []
         self._frames: list[int] = []
         self._logps: list[float] = []
+        self._probs: list[float] = []
+        self._log_conf_sum = 0.0
         self._score = 0.0
         self._last = self.blank_id
         self._num_frames = 0
@@ -42,13 +45,21 @@ class CtcGreedySearch:
                 self._ids.append(token)
                 self._frames.append(self._num_frames + int(t))
                 self._logps.append(logp)
+                self._probs.append(math.exp(logp))
+                self._log_conf_sum += logp
             elif logp > self._logps[-1]:  # the same token continues: keep its peak frame
                 self._frames[-1] = self._num_frames + int(t)
+                self._log_conf_sum += logp - self._logps[-1]
                 self._logps[-1] = logp
+                self._probs[-1] = math.exp(logp)
         self._last = int(best[-1])
         self._num_frames += len(best)
 
     def result(self) -> Hypothesis:
         """The best path so far."""
-        probs = tuple(float(np.exp(p)) for p in self._logps)
-        return Hypothesis(tuple(self._ids), tuple(self._frames), probs, self._score, geometric_mean(probs, 1.0))
+        confidence = math.exp(self._log_conf_sum / len(self._ids)) if self._ids else 1.0
+        return Hypothesis(tuple(self._ids), tuple(self._frames), tuple(self._probs), self._score, confidence)
+
+    def has_tokens(self) -> bool:
+        """Whether anything has been decoded."""
+        return bool(self._ids)

@@ -168,27 +168,29 @@ class CtcPrefixBeamSearch:
             node = self._parent[node]
         return tuple(reversed(tokens))
 
+    def _hypothesis(self, j: int, norm: float) -> Hypothesis:
+        frames, logps = self._done_t[j], self._done_p[j]
+        if self._last[j] >= 0:
+            frames = frames + (int(self._peak_t[j]),)
+            logps = logps + (float(self._peak_p[j]),)
+        score = float(np.logaddexp(self._s[j], self._ns[j]))
+        return Hypothesis(
+            token_ids=self._prefix(int(self._node[j])),
+            frames=frames,
+            token_probs=tuple(math.exp(p) for p in logps),
+            score=score,
+            confidence=math.exp(score - norm),
+        )
+
     def nbest(self) -> list[Hypothesis]:
         """The current beam, best first, with token times (frames), probabilities and posteriors."""
-        scores = np.logaddexp(self._s, self._ns)
-        norm = float(np.logaddexp.reduce(scores))
-        out = []
-        for j in range(len(scores)):
-            frames, logps = self._done_t[j], self._done_p[j]
-            if self._last[j] >= 0:
-                frames = frames + (int(self._peak_t[j]),)
-                logps = logps + (float(self._peak_p[j]),)
-            out.append(
-                Hypothesis(
-                    token_ids=self._prefix(int(self._node[j])),
-                    frames=frames,
-                    token_probs=tuple(math.exp(p) for p in logps),
-                    score=float(scores[j]),
-                    confidence=math.exp(float(scores[j]) - norm),
-                )
-            )
-        return out
+        norm = float(np.logaddexp.reduce(np.logaddexp(self._s, self._ns)))
+        return [self._hypothesis(j, norm) for j in range(len(self._s))]
 
     def result(self) -> Hypothesis:
         """The best prefix so far."""
-        return self.nbest()[0]
+        return self._hypothesis(0, float(np.logaddexp.reduce(np.logaddexp(self._s, self._ns))))
+
+    def has_tokens(self) -> bool:
+        """Whether the best prefix is non-empty (cheap; for endpointing)."""
+        return int(self._node[0]) != 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 
@@ -15,10 +14,3 @@ class Hypothesis:
     token_probs: tuple[float, ...] = ()
     score: float = 0.0
     confidence: float = 1.0
-
-
-def geometric_mean(probs: tuple[float, ...], default: float) -> float:
-    """exp(mean(log p)), or ``default`` for no tokens."""
-    if not probs:
-        return default
-    return math.exp(sum(math.log(max(p, 1e-30)) for p in probs) / len(probs))

@@ -88,6 +88,12 @@ def test_reset_starts_a_new_utterance(model_dirs: dict[str, Path]) -> None:
     fresh = recognizer.create_session()
     fresh.accept_waveform(samples)
     np.testing.assert_array_equal(again.logprobs, fresh.finalize().logprobs)
+    # Results handed out earlier keep their log-probs after a reset and new audio.
+    kept = again.logprobs.copy()
+    session.reset()
+    session.accept_waveform(wav_samples("long_concat_12s"))
+    session.finalize()
+    np.testing.assert_array_equal(again.logprobs, kept)
 
 
 def test_audio_must_be_int16_mono(model_dirs: dict[str, Path]) -> None:

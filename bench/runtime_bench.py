@@ -1,0 +1,126 @@
+"""Runtime benchmark: fbank (ours vs kaldi-native-fbank), encoder+CTC, search and overhead per second of audio.
+
+Usage: python bench/runtime_bench.py [--fixtures DIR] [--repeat N] [--piece-ms MS] [--beam 1 10]
+Prints one row per model and search; "overhead" is everything except the inference engine's runs
+(fbank, chunking, feeding, search, endpointing, Python glue) and is reported relative to the model time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from runtime.features.fbank import StreamingFbank  # noqa: E402
+from runtime.recognizer import Recognizer  # noqa: E402
+
+WAVS = ("zh_dakai_keting_de_deng", "en_turn_on_the_kitchen_light", "mix_en_zh_3p5s", "long_concat_12s")
+
+
+def _read(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as wav:
+        return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.int16)
+
+
+def _knf_fbank(samples: np.ndarray):
+    import kaldi_native_fbank as knf
+
+    opts = knf.FbankOptions()
+    opts.frame_opts.dither = 0.0
+    opts.mel_opts.num_bins = 80
+    opts.energy_floor = 0.0
+    fbank = knf.OnlineFbank(opts)
+    fbank.accept_waveform(16000, samples.astype(np.float32))
+    fbank.input_finished()
+    return np.stack([fbank.get_frame(i) for i in range(fbank.num_frames_ready)])
+
+
+def bench_fbank(audio: list[np.ndarray], repeat: int, piece: int) -> None:
+    """Per second of audio: our streaming fbank (fed in pieces) vs kaldi-native-fbank (whole utterance)."""
+    seconds = sum(len(a) for a in audio) / 16000
+    ours, theirs = [], []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for samples in audio:
+            fbank = StreamingFbank()
+            for i in range(0, len(samples), piece):
+                fbank.accept(samples[i:i + piece])
+        ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        for samples in audio:
+            _knf_fbank(samples)
+        theirs.append(time.perf_counter() - start)
+    o, k = min(ours) / seconds * 1000, min(theirs) / seconds * 1000
+    print(f"fbank per s of audio: ours {o:.3f} ms, kaldi-native-fbank {k:.3f} ms, ratio {o / k:.2f}x")
+
+
+def bench_model(model_dir: Path, label: str, audio: list[np.ndarray], repeat: int, piece: int, beam: int,
+                backend: str = "auto") -> None:
+    """One row: per second of audio, total, engine (ONNX/BPU), search, overhead and overhead/model ratio."""
+    recognizer = Recognizer(model_dir, backend=backend, beam_size=beam)
+    model = recognizer.model
+    seconds = sum(len(a) for a in audio) / 16000
+    rows = []
+    for _ in range(repeat + 1):  # the first round warms up the sessions
+        engine_before = model.session_run_seconds
+        search = 0.0
+        start = time.perf_counter()
+        for samples in audio:
+            session = recognizer.create_session()
+            for i in range(0, len(samples), piece):
+                session.accept_waveform(samples[i:i + piece])
+                session.partial_result()
+                session.endpoint_detected()
+            session.finalize()
+            search += session.search_seconds
+        total = time.perf_counter() - start
+        rows.append((total, model.session_run_seconds - engine_before, search))
+    total, engine, search = min(rows[1:], key=lambda r: r[0])
+    overhead = total - engine
+    print(
+        f"{label:34s} beam {beam:2d}: total {total / seconds * 1000:7.2f} ms/s  model {engine / seconds * 1000:7.2f}"
+        f"  search {search / seconds * 1000:6.2f}  overhead {overhead / seconds * 1000:6.2f}"
+        f"  overhead/model {100 * overhead / engine:5.1f}%  RTF {total / seconds:.4f}"
+    )
+
+
+def main() -> None:
+    """Parse arguments and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fixtures", type=Path, default=ROOT.parent / "shared" / "fixtures" / "wenet")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--piece-ms", type=int, default=100, help="audio piece size fed per call (default 100 ms)")
+    parser.add_argument("--beam", type=int, nargs="+", default=[1, 10])
+    args = parser.parse_args()
+    audio = [_read(args.fixtures / "audio" / f"{name}.wav") for name in WAVS]
+    piece = args.piece_ms * 16
+    print(f"audio: {sum(len(a) for a in audio) / 16000:.2f} s in {len(audio)} files, fed in {args.piece_ms} ms pieces")
+    bench_fbank(audio, args.repeat, piece)
+    with tempfile.TemporaryDirectory() as tmp:
+        bpu = Path(tmp) / "bpu"
+        bpu.mkdir()
+        for name in ("encoder.onnx", "ctc.onnx"):
+            shutil.copy(args.fixtures / "bpu_conformer_sub8" / "bpu" / name, bpu / name)
+        shutil.copy(args.fixtures / "bpu_conformer_sub8" / "units.txt", bpu / "units.txt")
+        models = [
+            (args.fixtures / "u2pp_conformer", "u2pp_conformer (C16 L16, s4)"),
+            (args.fixtures / "transformer_sub8", "transformer_sub8 (C8 L16, s8)"),
+            (args.fixtures / "bpu_conformer_sub8", "bpu_conformer_sub8 CPU (C8 L16)"),
+            (bpu, "bpu_conformer_sub8 BPU-form ORT"),
+        ]
+        for beam in args.beam:
+            for model_dir, label in models:
+                bench_model(model_dir, label, audio, args.repeat, piece, beam)
+
+
+if __name__ == "__main__":
+    main()
