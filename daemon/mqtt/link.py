@@ -69,6 +69,7 @@ class MqttLink:
         self._client = None
         self._sender: Optional[threading.Thread] = None
         self._connected = threading.Event()
+        self._subscribed = threading.Event()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._started = False
@@ -79,6 +80,9 @@ class MqttLink:
         self._inflight: dict[int, Optional[int]] = {}
         self._early_acks: set[int] = set()
         self._handed: set[int] = set()
+        # Serialises remembered retained messages against the (re)connect announcement, so none is sent twice
+        # or lost when the service updates them while the link connects.
+        self._announce_lock = threading.Lock()
         self._state: Optional[dict] = None
         self._intent_names: Optional[tuple[str, ...]] = None
         self._last_command: Optional[LastCommandMessage] = None
@@ -113,8 +117,9 @@ class MqttLink:
         return self._outbox.path
 
     def wait_connected(self, timeout: float) -> bool:
-        """Block until connected (True) or ``timeout`` seconds passed (False)."""
-        return self._connected.wait(timeout)
+        """Block until connected and subscribed to commands (True) or ``timeout`` seconds passed (False)."""
+        deadline = time.monotonic() + timeout
+        return self._connected.wait(timeout) and self._subscribed.wait(max(0.0, deadline - time.monotonic()))
 
     # ------------------------------------------------------------------------------------------------ lifecycle
 
@@ -130,6 +135,7 @@ class MqttLink:
             on_disconnect=self._handle_disconnect,
             on_message=self._handle_message,
             on_publish=self._handle_publish,
+            on_subscribe=self._handle_subscribe,
         )
         offline = StatusMessage(cfg.topic_prefix, self._site_id, False)
         client.will_set(offline.topic(), offline.payload(), qos=1, retain=True)
@@ -186,8 +192,9 @@ class MqttLink:
         """Queue a recognised intent on every enabled topic family (QoS 1, delivered at least once)."""
         cfg = self._config
         self._enqueue(intent_messages(cfg.topic_prefix, ev, hermes=cfg.hermes, ha_event=cfg.discovery))
-        self._last_command = LastCommandMessage.from_event(cfg.topic_prefix, ev)
-        self._publish_now(self._last_command)
+        with self._announce_lock:
+            self._last_command = LastCommandMessage.from_event(cfg.topic_prefix, ev)
+            self._publish_now(self._last_command)
 
     def publish_not_recognized(self, ev: NotRecognizedEvent) -> None:
         """Queue rejected speech (native not_recognized, Hermes intentNotRecognized/textCaptured, HA event)."""
@@ -196,15 +203,17 @@ class MqttLink:
 
     def publish_state(self, state: Mapping[str, object]) -> None:
         """Publish (retained) and remember the daemon state; it is re-sent on every reconnect."""
-        self._state = dict(state)
-        self._publish_now(StateMessage(self._config.topic_prefix, self._site_id, self._state))
+        with self._announce_lock:
+            self._state = dict(state)
+            self._publish_now(StateMessage(self._config.topic_prefix, self._site_id, self._state))
 
     def publish_discovery(self, intent_names: Sequence[str]) -> None:
         """Announce (retained) the Home Assistant device for these intents; re-sent on reconnect and HA birth."""
-        self._intent_names = tuple(intent_names)
-        if self._config.discovery:
-            for msg in self._discovery():
-                self._publish_now(msg)
+        with self._announce_lock:
+            self._intent_names = tuple(intent_names)
+            if self._config.discovery:
+                for msg in self._discovery():
+                    self._publish_now(msg)
 
     def publish_error(self, msg: str) -> None:
         """Report an error on ``<prefix>/<site_id>/error`` (dropped, not queued, while disconnected)."""
@@ -239,9 +248,9 @@ class MqttLink:
         self._outbox.append([(m.topic(), m.payload(), m.qos, m.retain) for m in messages])
         self._wake.set()
 
-    def _publish_now(self, msg: Message) -> None:
+    def _publish_now(self, msg: Message, *, connecting: bool = False) -> None:
         """Publish a message that is re-sent on reconnect anyway (retained state, errors): skipped while offline."""
-        if self._connected.is_set() and not self._stopped:
+        if (connecting or self._connected.is_set()) and not self._stopped:
             self._publish(msg.topic(), msg.payload(), msg.qos, msg.retain, None)
 
     def _publish(self, topic: str, payload: bytes, qos: int, retain: bool, seq: Optional[int]) -> None:
@@ -326,24 +335,26 @@ class MqttLink:
                 del self._inflight[mid]
         client = self._client
         client.subscribe([(self._topics.command_filter, 1), (ha_status_topic(self._config.discovery_prefix), 1)])
-        self._connected.set()
-        self._announce()
+        with self._announce_lock:
+            self._announce()
+            self._connected.set()
         self._wake.set()
 
     def _announce(self) -> None:
         """Status online, state, last command and discovery: everything retained that a fresh broker lacks."""
-        self._publish_now(StatusMessage(self._config.topic_prefix, self._site_id, True))
+        self._publish_now(StatusMessage(self._config.topic_prefix, self._site_id, True), connecting=True)
         if self._state is not None:
-            self._publish_now(StateMessage(self._config.topic_prefix, self._site_id, self._state))
+            self._publish_now(StateMessage(self._config.topic_prefix, self._site_id, self._state), connecting=True)
         if self._last_command is not None:
-            self._publish_now(self._last_command)
+            self._publish_now(self._last_command, connecting=True)
         if self._config.discovery:
             for msg in self._discovery():
-                self._publish_now(msg)
+                self._publish_now(msg, connecting=True)
 
     def _handle_disconnect(self, reason: str) -> None:
         was_connected = self._connected.is_set()
         self._connected.clear()
+        self._subscribed.clear()
         if was_connected:
             self.stats["disconnects"] += 1
         if self._stopping.is_set():
@@ -352,6 +363,9 @@ class MqttLink:
             "MQTT disconnected from %s:%d (%s); reconnecting with backoff, %d message(s) queued",
             self._config.host, self._config.port, reason, self.queued,
         )
+
+    def _handle_subscribe(self, mid: int) -> None:
+        self._subscribed.set()
 
     def _handle_publish(self, mid: int) -> None:
         with self._ack_lock:
@@ -366,7 +380,8 @@ class MqttLink:
     def _handle_message(self, topic: str, payload: bytes, retained: bool) -> None:
         if is_ha_birth(self._config.discovery_prefix, topic, payload):
             _LOGGER.info("Home Assistant came online: re-announcing discovery")
-            self._announce()
+            with self._announce_lock:
+                self._announce()
             return
         if self._topics.command_name(topic) is None:
             return

@@ -28,6 +28,7 @@ ConnectHandler = Callable[[bool, str], None]
 DisconnectHandler = Callable[[str], None]
 MessageHandler = Callable[[str, bytes, bool], None]
 PublishHandler = Callable[[int], None]
+SubscribeHandler = Callable[[int], None]
 
 
 def make_client(client_id: str, *, clean_session: bool = True) -> mqtt.Client:
@@ -76,9 +77,10 @@ def install_callbacks(
     on_disconnect: DisconnectHandler,
     on_message: MessageHandler,
     on_publish: PublishHandler,
+    on_subscribe: Optional[SubscribeHandler] = None,
 ) -> None:
     """Attach version-independent handlers: connect(ok, reason), disconnect(reason), message(topic, payload, retained),
-    publish(mid). Each runs isolated so its exceptions are logged, not raised into paho."""
+    publish(mid), subscribe(mid). Each runs isolated so its exceptions are logged, not raised into paho."""
     connect = _isolated("connect", on_connect)
     disconnect = _isolated("disconnect", on_disconnect)
     message = _isolated("message", on_message)
@@ -97,6 +99,13 @@ def install_callbacks(
     def _on_publish(_client, _userdata, mid, *_rest):  # v2 adds reason_code, properties
         publish(int(mid))
 
+    if on_subscribe is not None:
+        subscribe = _isolated("subscribe", on_subscribe)
+
+        def _on_subscribe(_client, _userdata, mid, *_rest):  # v1: granted_qos; v2: reason_codes, properties
+            subscribe(int(mid))
+
+        client.on_subscribe = _on_subscribe
     client.on_connect = _on_connect
     client.on_disconnect = _on_disconnect
     client.on_message = _on_message
