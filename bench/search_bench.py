@@ -240,6 +240,7 @@ def calibrate(model: Path, lang: str, count: int, voice: str, corpus: Path | Non
     rng = np.random.default_rng(3)
     margins: dict[str, list[float]] = {"in": [], "out": []}
     per_token: dict[str, list[float]] = {"in": [], "out": []}
+    per_span: dict[str, list[float]] = {"in": [], "out": []}
     correct = 0
     decode_ms = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -258,8 +259,11 @@ def calibrate(model: Path, lang: str, count: int, voice: str, corpus: Path | Non
             result = decoder.result_of(search, final.frame_shift_ms)
             decode_ms.append((time.perf_counter() - start) * 1e3)
             margins[kind].append(result.margin)
-            # Alternative normalisation: per unit of the free transcript (+1), insensitive to silence padding.
-            per_token[kind].append((search.log_likelihood - search.free_log_likelihood) / (len(search.free_tokens) + 1))
+            # Alternative normalisations, insensitive to silence padding: per unit of the free transcript,
+            # and per frame of the speech span (first to last frame whose best unit is not blank).
+            diff = search.log_likelihood - search.free_log_likelihood
+            per_token[kind].append(diff / (len(search.free_tokens) + 1))
+            per_span[kind].append(diff / speech_span(final.logprobs))
             if kind == "in" and result.intent == intent and result.slots == slots:
                 correct += 1
     ins, outs = margins["in"], margins["out"]
@@ -271,13 +275,20 @@ def calibrate(model: Path, lang: str, count: int, voice: str, corpus: Path | Non
         qs = np.percentile(finite, [5, 25, 50, 75, 95]) if finite else []
         print(f"{name:15s} margin percentiles 5/25/50/75/95: " + " ".join(f"{q:.3f}" for q in qs)
               + f"  (no path: {len(values) - len(finite)})")
-    print(f"rejection AUC per frame {auc(ins, outs):.3f}; per free unit {auc(per_token['in'], per_token['out']):.3f}")
+    print(f"rejection AUC per frame {auc(ins, outs):.3f}; per free unit {auc(per_token['in'], per_token['out']):.3f}; "
+          f"per speech-span frame {auc(per_span['in'], per_span['out']):.3f}")
     for threshold in (-0.05, -0.1, -0.15, -0.2, -0.25, -0.3, -0.35, -0.4, -0.5, -0.6, -0.8, -1.0, -1.5):
         false_reject = sum(m < threshold for m in ins) / max(len(ins), 1)
         false_accept = sum(m >= threshold for m in outs) / max(len(outs), 1)
         print(f"threshold {threshold:6.2f}: in-grammar rejected {false_reject:6.1%}  out-of-grammar accepted "
               f"{false_accept:6.1%}")
     fit_logistic(ins, outs)
+
+
+def speech_span(logprobs: np.ndarray) -> int:
+    """Frames from the first to the last frame whose most likely unit is not blank (at least 1)."""
+    speech = np.flatnonzero(logprobs.argmax(axis=1) != 0)
+    return int(speech[-1] - speech[0] + 1) if len(speech) else 1
 
 
 def fit_logistic(ins: list[float], outs: list[float]) -> None:
