@@ -60,11 +60,12 @@ class Recognizer:
                 f"{self.model_dir / 'units.txt'}: has {len(self.units)} units but the model outputs {vocab} classes; "
                 "use the units.txt the model was trained with"
             )
-        if self.model.geometry.feature_dim != FbankOptions().num_mel_bins:
+        if not 20 <= self.model.geometry.feature_dim <= 256:
             raise ModelLoadError(
                 f"{self.model_dir}: the encoder takes {self.model.geometry.feature_dim}-dim features; "
-                f"only {FbankOptions().num_mel_bins}-bin fbank is supported"
+                "expected a WeNet fbank model (usually 80 mel bins)"
             )
+        self.fbank_options = FbankOptions(num_mel_bins=self.model.geometry.feature_dim)
         _LOGGER.debug("loaded %s", self.info)
 
     @property
@@ -91,7 +92,7 @@ class RecognizerSession:
     def __init__(self, recognizer: Recognizer) -> None:
         self.recognizer = recognizer
         self._units = recognizer.units
-        self._fbank = StreamingFbank()
+        self._fbank = StreamingFbank(recognizer.fbank_options)
         self._encoder = EncoderStream(recognizer.model)
         blank = self._units.blank_id
         self._search: CtcPrefixBeamSearch | CtcGreedySearch
