@@ -155,7 +155,7 @@ def _merge_plain_epsilons(
             parent[a] = b
     rep = np.fromiter((find(x) for x in range(num_states)), np.int64, num_states)
     new_final = np.zeros(num_states, bool)
-    np.logical_or.at(new_final, rep, final)
+    new_final[rep[final]] = True
     new_src, new_nxt = rep[arcs.src], rep[arcs.nxt]
     keep = ~(plain & (new_src == new_nxt))
     arcs = _Arcs(new_src, arcs.tok, new_nxt, arcs.out, arcs.origin).select(keep)

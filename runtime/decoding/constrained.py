@@ -135,7 +135,7 @@ class SearchIndex:
         np.cumsum(np.bincount(succ_from, minlength=num_hyps), out=succ_start[1:])
         succ_hyp = succ_to[order]
 
-        dist = _distance_to_final(graph, src)
+        dist = _distance_to_final(graph)
         h_node = np.concatenate([np.arange(num_states, dtype=np.int64), nxt])
         finite = dist[dist < _UNREACHABLE]
         return cls(
@@ -161,16 +161,21 @@ def _expand_ranges(owner: np.ndarray, begin: np.ndarray, count: np.ndarray) -> t
     return rows, offs
 
 
-def _distance_to_final(graph: TokenGraph, src: np.ndarray) -> np.ndarray:
+def _distance_to_final(graph: TokenGraph) -> np.ndarray:
     """Fewest unit arcs from each state to a final state (epsilons are free), by vectorised relaxation."""
     dist = np.where(graph.final, 0, _UNREACHABLE).astype(np.int64)
     weight = (graph.arc_token != EPSILON).astype(np.int64)
     nxt = graph.arc_next.astype(np.int64)
-    src = src.astype(np.int64)
+    # Arcs are grouped by source state (CSR), so a per-state minimum is one reduceat (ufunc.at is slow
+    # on the older numpy of the board's distribution).
+    has_arcs = np.flatnonzero(np.diff(graph.arc_start) > 0)
+    seg_starts = graph.arc_start[has_arcs]
+    if len(seg_starts) == 0:
+        return dist
     for _ in range(graph.num_states + 1):
         cand = np.minimum(dist[nxt] + weight, _UNREACHABLE)
         new = dist.copy()
-        np.minimum.at(new, src, cand)
+        new[has_arcs] = np.minimum(dist[has_arcs], np.minimum.reduceat(cand, seg_starts))
         if np.array_equal(new, dist):
             break
         dist = new
