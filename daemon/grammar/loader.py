@@ -60,6 +60,14 @@ class _Node:
     line: int
     column: int
     quoted: bool = False
+    raw: str | None = None  # source text of a plain scalar (YAML 1.1 reads on/off/yes/no as booleans)
+
+    @property
+    def text(self) -> object:
+        """The scalar as text when YAML made a boolean/null of a plain word (``- off``), else the value."""
+        if self.raw is not None and (self.value is None or isinstance(self.value, bool)):
+            return self.raw
+        return self.value
 
 
 def _convert(node: yaml.Node, constructor: yaml.constructor.SafeConstructor) -> _Node:
@@ -68,7 +76,7 @@ def _convert(node: yaml.Node, constructor: yaml.constructor.SafeConstructor) -> 
         mapping: dict = {}
         for key_node, value_node in node.value:
             key = _convert(key_node, constructor)
-            mapping[key.value] = (key, _convert(value_node, constructor))
+            mapping[key.text] = (key, _convert(value_node, constructor))
         return _Node(mapping, line, column)
     if isinstance(node, yaml.SequenceNode):
         return _Node([_convert(item, constructor) for item in node.value], line, column)
@@ -76,7 +84,8 @@ def _convert(node: yaml.Node, constructor: yaml.constructor.SafeConstructor) -> 
     if isinstance(value, str):
         value = str(value)
     quoted = isinstance(node, yaml.ScalarNode) and node.style in ("'", '"')
-    return _Node(value, line, column, quoted)
+    raw = node.value if isinstance(node, yaml.ScalarNode) and not node.style and node.value else None
+    return _Node(value, line, column, quoted, raw)
 
 
 def _compose_file(path: Path) -> _Node | None:
@@ -173,8 +182,8 @@ class _FileLoader:
         skip = top.get("skip_words", (None, None))[1]
         if skip is not None:
             for item in self.expect_list(skip, "skip_words"):
-                if isinstance(item.value, str) and item.value.strip():
-                    self.data.skip_words.append(item.value)
+                if isinstance(item.text, str) and item.text.strip():
+                    self.data.skip_words.append(item.text)
                 else:
                     self.problem(item, "skip_words entries must be non-empty strings")
         lists = top.get("lists", (None, None))[1]
@@ -221,10 +230,10 @@ class _FileLoader:
     def load_rules(self, node: _Node) -> dict[str, ExpansionRule]:
         rules: dict[str, ExpansionRule] = {}
         for name, (key_node, value) in self.expect_mapping(node, "expansion_rules").items():
-            if not isinstance(value.value, str):
+            if not isinstance(value.text, str):
                 self.problem(value, f"expansion rule <{name}> must be a template string")
                 continue
-            expression = self.parse(value.value, value)
+            expression = self.parse(value.text, value)
             if expression is not None:
                 rules[str(name)] = ExpansionRule(str(name), expression, self.language, self.pos(value))
         return rules
@@ -259,10 +268,10 @@ class _FileLoader:
                     self.problem(item, f"list {name!r}: a value mapping needs 'in' (and usually 'out')")
                     continue
                 in_node = fields["in"][1]
-                if not isinstance(in_node.value, (str, int, float)) or isinstance(in_node.value, bool):
+                if not isinstance(in_node.text, (str, int, float)) or isinstance(in_node.text, bool):
                     self.problem(in_node, f"list {name!r}: 'in' must be text")
                     continue
-                in_text = str(in_node.value)
+                in_text = str(in_node.text)
                 expression = self.parse(in_text, in_node)
                 if expression is None:
                     continue
@@ -277,8 +286,8 @@ class _FileLoader:
                 else:
                     values.append(ListValue(expression, in_text, self.pos(in_node), spoken_value=is_template,
                                             context=context))
-            elif isinstance(item.value, (str, int, float)) and not isinstance(item.value, bool):
-                text = str(item.value)
+            elif isinstance(item.text, (str, int, float)) and not isinstance(item.text, bool):
+                text = str(item.text)
                 expression = self.parse(text, item)
                 if expression is None:
                     continue
@@ -362,12 +371,12 @@ class _FileLoader:
             return None
         sentences: list[Sentence] = []
         for item in self.expect_list(sentences_node, "sentences"):
-            if not isinstance(item.value, str) or not item.value.strip():
+            if not isinstance(item.text, str) or not item.text.strip():
                 self.problem(item, "a sentence must be a non-empty template string")
                 continue
-            expression = self.parse(item.value, item)
+            expression = self.parse(item.text, item)
             if expression is not None:
-                sentences.append(Sentence(item.value, expression, self.pos(item)))
+                sentences.append(Sentence(item.text, expression, self.pos(item)))
         slots: dict = {}
         if "slots" in body:
             for key, (_k, value) in self.expect_mapping(body["slots"][1], "slots").items():

@@ -164,7 +164,24 @@ class TextMatcher:
     def match_words(self, words: list[str]) -> "IntentMatch | None":
         """The first accepted reading of ``words`` whose context requirements hold."""
         for path in self.accepted_paths(words):
+            if self.has_wildcards:
+                path = _fill_wildcards(path, words)
             match, context_ok = self.graph.interpret_with_context(path)
             if context_ok:
                 return match
         return None
+
+
+def _fill_wildcards(path: list[Arc], words: list[str]) -> list[Arc]:
+    """Put the input words on the wildcard arcs of an accepted path so that slots get the spoken text."""
+    filled: list[Arc] = []
+    position = 0
+    for arc in path:
+        if arc.word is None:
+            filled.append(arc)
+            continue
+        if arc.word == WILDCARD:
+            arc = Arc(words[position], arc.next, arc.output)
+        filled.append(arc)
+        position += 1
+    return filled
