@@ -220,3 +220,33 @@ def test_shipped_grammar_sentences_decode_to_their_intent_and_slots(repo_root, l
         result = decoder.decode(said(tokenizer.units, symbols, rng), 80)
         assert result.recognized, sample.text
         assert (result.intent, result.slots) == (sample.intent, sample.slots), sample.text
+
+
+@pytest.mark.parametrize("model", ["transformer_sub8", "u2pp_conformer"])
+def test_streamed_audio_decodes_like_the_reference_logprobs(tmp_path, wenet_fixtures, model):
+    from daemon.audio.wavfile import read_wav_int16
+    from runtime.recognizer import Recognizer
+
+    grammar_dir = tmp_path / "g"
+    grammar_dir.mkdir()
+    (grammar_dir / "zh.yaml").write_text(ZH_GRAMMAR, encoding="utf-8")
+    (grammar_dir / "en.yaml").write_text(EN_GRAMMAR, encoding="utf-8")
+    grammar = load_grammar([grammar_dir])
+    recognizer = Recognizer(wenet_fixtures / model, backend="onnx")
+    decoder = GrammarDecoder(grammar, ModelTokenizer.for_model_dir(recognizer.model_dir, recognizer.units),
+                             reject_threshold=-100.0)
+    session = recognizer.create_session()
+    for wav in ("zh_dakai_keting_de_deng", "en_turn_on_the_kitchen_light"):
+        session.reset()
+        samples = read_wav_int16(wenet_fixtures / "audio" / f"{wav}.wav")
+        for begin in range(0, len(samples), 1234):  # odd chunk sizes: streaming must not matter
+            session.accept_waveform(samples[begin : begin + 1234])
+        final = session.finalize()
+        reference = np.load(wenet_fixtures / model / "ref" / wav / "ctc_logprobs_chunked_cppfeed.npy")
+        assert final.logprobs.shape == reference.shape
+        streamed = decoder.decode(final.logprobs, final.frame_shift_ms)
+        expected = decoder.decode(reference, final.frame_shift_ms)
+        assert streamed.recognized and expected.recognized
+        assert (streamed.text, streamed.intent, streamed.slots) == (expected.text, expected.intent, expected.slots)
+        assert streamed.margin == pytest.approx(expected.margin, abs=1e-3)
+        assert streamed.tokens[-1][2] <= len(reference) * final.frame_shift_ms
