@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -84,25 +85,39 @@ class WavSource:
 
 
 class RawStdinSource:
-    """Raw 16 kHz mono s16le PCM read from a binary stream (stdin by default); EOF ends the stream."""
+    """Raw 16 kHz mono s16le PCM read from a file descriptor (stdin by default) or a stream; EOF ends it."""
 
     live = False
 
-    def __init__(self, *, block: int = 480, stream: Optional[BinaryIO] = None) -> None:
+    def __init__(self, *, block: int = 480, stream: Optional[BinaryIO] = None, fd: Optional[int] = None) -> None:
         self.name = "stdin"
         self._block_bytes = 2 * block
         self._stream = stream
+        self._fd = fd
         self._pending = b""
 
     def open(self) -> None:
-        """Bind to stdin unless a stream was given."""
-        if self._stream is None:
-            self._stream = sys.stdin.buffer
+        """Bind to stdin's file descriptor unless a stream was given."""
+        if self._stream is None and self._fd is None:
+            # os.read on the descriptor, not sys.stdin.buffer: a read blocked in a daemon thread must not hold
+            # the buffered reader's lock at interpreter shutdown (that aborts the process).
+            self._fd = sys.stdin.fileno()
+
+    def _read_some(self, n: int) -> bytes:
+        if self._stream is not None:
+            return self._stream.read(n)
+        assert self._fd is not None
+        return os.read(self._fd, n)
 
     def read(self) -> Optional[np.ndarray]:
         """Block until a full block arrived; a short tail at EOF is returned once, then None."""
-        assert self._stream is not None
-        data = self._stream.read(self._block_bytes)
+        data = self._pending
+        while len(data) < self._block_bytes:
+            chunk = self._read_some(self._block_bytes - len(data))
+            if not chunk:
+                break
+            data += chunk
+        self._pending = b""
         if not data:
             return None
         if len(data) % 2:

@@ -61,6 +61,8 @@ class DaemonProcess:
         self._silence = threading.Event()
         self._stop_writer = threading.Event()
         self._lock = threading.Lock()
+        self._pending = np.zeros(0, np.int16)
+        self._said = threading.Event()
 
     # ---- audio on stdin
 
@@ -79,22 +81,45 @@ class DaemonProcess:
                     time.sleep(delay)
 
     def start_silence(self) -> None:
-        """Keep writing real-time silence in a thread until stop_silence()."""
+        """Keep writing real-time audio in a thread: what say() queued, silence otherwise; until stop_silence()."""
         self._stop_writer.clear()
 
         def run() -> None:
-            block = np.zeros(480, np.int16)
+            silence = np.zeros(480, np.int16)
+            t0 = time.monotonic()
+            written = 0
             while not self._stop_writer.is_set():
+                with self._lock:
+                    if len(self._pending):
+                        block, self._pending = self._pending[:480], self._pending[480:]
+                        if len(self._pending) == 0:
+                            self._said.set()
+                    else:
+                        block = silence
                 try:
-                    self.write(block)
+                    assert self.proc.stdin is not None
+                    self.proc.stdin.write(block.astype("<i2").tobytes())
+                    self.proc.stdin.flush()
                 except (BrokenPipeError, ValueError, OSError):
                     return
+                written += len(block)
+                delay = t0 + written / SR - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
 
-        self._writer = threading.Thread(target=run, name="silence-writer", daemon=True)
+        self._writer = threading.Thread(target=run, name="audio-writer", daemon=True)
         self._writer.start()
 
+    def say(self, samples: np.ndarray, wait: bool = True) -> None:
+        """Queue speech for the writer thread (started by start_silence); wait until it has been written."""
+        with self._lock:
+            self._said.clear()
+            self._pending = np.concatenate([self._pending, samples.astype(np.int16)])
+        if wait:
+            self._said.wait(len(samples) / SR + 5)
+
     def stop_silence(self) -> None:
-        """Stop the silence writer (stdin stays open: the daemon's audio source stalls)."""
+        """Stop the writer thread (stdin stays open: the daemon's audio source stalls)."""
         self._stop_writer.set()
         if self._writer is not None:
             self._writer.join(2)
