@@ -39,7 +39,12 @@ class RecognitionResult:
 
 
 class Recognizer:
-    """A loaded model directory (encoder, CTC, units.txt) that makes independent sessions."""
+    """A loaded model directory (encoder, CTC, units.txt) that makes independent sessions.
+
+    ``beam_size`` > 1 selects CTC prefix beam search (utterance confidence = the best prefix's share of the
+    beam's probability), 1 selects greedy search (confidence = geometric mean of the token probabilities).
+    Token confidences are each token's peak frame probability, timestamps that frame's start.
+    """
 
     def __init__(
         self,
@@ -105,6 +110,7 @@ class RecognizerSession:
         self._num_frames = 0
         self._finalized = False
         self.search_seconds = 0.0  # time in search + endpointing; for benchmarks
+        self.feature_seconds = 0.0  # time in fbank; for benchmarks
 
     def reset(self) -> None:
         """Start a new utterance: features, encoder caches, search and endpointer."""
@@ -126,7 +132,9 @@ class RecognizerSession:
             raise AudioFormatError(f"expected a 1-D array of mono samples, got shape {samples.shape}")
         if self._finalized:
             raise RuntimeError("accept_waveform() after finalize(); call reset() first")
+        start = time.perf_counter()
         feats = self._fbank.accept(samples)
+        self.feature_seconds += time.perf_counter() - start
         for block in self._encoder.accept(feats):
             self._consume(block)
 

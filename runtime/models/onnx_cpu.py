@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,6 @@ class OnnxCpuState:
     cnn_cache: np.ndarray
     offset: int
     calls: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _static_dim(shape: list[Any], index: int) -> int | None:
