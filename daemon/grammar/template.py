@@ -177,8 +177,9 @@ class _Parser:
                 )
             if not _has_content(choice):
                 what = "empty group" if not choices and self.text[self.pos] == closer else "empty alternative"
-                if opener == "[" and what == "empty group":
-                    raise self.error("empty optional '[]'; remove it", start)
+                if what == "empty group":
+                    name = "empty optional '[]'" if opener == "[" else "empty group '()'"
+                    raise self.error(f"{name}; remove it", start)
                 raise self.error(
                     f"{what} in {opener}...{closer}; remove the extra '|' (use [a] for an optional part)",
                     choice_start,

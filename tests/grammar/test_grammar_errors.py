@@ -1,0 +1,144 @@
+"""Every grammar error message: ``file:line:column: message`` pointing at the fault, with what to do."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from daemon.errors import GrammarError
+from daemon.grammar import load_grammar
+from daemon.grammar.check import check_grammar
+from tests.grammar.helpers import one_intent, write_grammar
+
+
+def position_of(path: Path, needle: str, occurrence: int = 0) -> tuple[int, int]:
+    """1-based line and column of ``needle`` in the file."""
+    seen = 0
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        start = 0
+        while (index := line.find(needle, start)) >= 0:
+            if seen == occurrence:
+                return number, index + 1
+            seen += 1
+            start = index + 1
+    raise AssertionError(f"{needle!r} not in {path}")
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(GrammarError) as info:
+        load_grammar([path])
+    return str(info.value)
+
+
+def assert_error_at(path: Path, needle: str, pattern: str, occurrence: int = 0) -> None:
+    line, column = position_of(path, needle, occurrence)
+    message = error_of(path)
+    assert message.startswith(f"{path}:{line}:{column}: "), message
+    assert re.search(pattern, message), message
+
+
+TEMPLATE_ERRORS = [
+    ("turn on {missing} now", "{missing}", r"unknown list \{missing\}; define it under 'lists:'"),
+    ("turn on <missing> now", "<missing>", r"unknown rule <missing>; define it under 'expansion_rules:'"),
+    ("turn on (the light", "(the", r"unclosed '\(' .*add the missing '\)'"),
+    ("turn on [the light", "[the", r"unclosed '\[' .*add the missing '\]'"),
+    ("turn on the) light", ")", r"unbalanced '\)'.*remove it or add the opening one"),
+    ("turn on the] light", "]", r"unbalanced '\]'"),
+    ("turn on (the] light", "]", r"expected '\)' but found '\]'"),
+    ("turn on {room light", "{room", r"unclosed '\{'; add the missing '\}'"),
+    ("turn on <rule light", "<rule", r"unclosed '<'; add the missing '>'"),
+    ("turn on the} light", "}", r"unbalanced '\}'"),
+    ("turn on (a||b)", "|b)", r"empty alternative .*remove the extra '\|'"),
+    ("turn on (a|)", ")", r"empty alternative"),
+    ("turn on () now", "()", r"empty group '\(\)'; remove it"),
+    ("turn on [] now", "[]", r"empty optional '\[\]'; remove it"),
+    ("turn on a|b", "|", r"'\|' outside a group; put the alternatives in parentheses"),
+    ("turn on (a|b;c)", "(a", r"cannot mix '\|' and ';'"),
+    ("turn on {} now", "{}", r"bad list reference"),
+]
+
+
+@pytest.mark.parametrize("template,needle,pattern", TEMPLATE_ERRORS)
+def test_template_errors_point_at_the_fault(tmp_path, template, needle, pattern):
+    path = write_grammar(tmp_path, one_intent([template]))
+    assert_error_at(path, needle, pattern)  # the lines before the sentence hold no brackets
+
+
+def test_unknown_top_level_key(tmp_path):
+    path = write_grammar(tmp_path, one_intent(["hello"]) + "sentences: [oops]\n")
+    assert_error_at(path, "sentences: [oops]", r"unknown top-level key 'sentences'; allowed: language, intents")
+
+
+def test_missing_language(tmp_path):
+    path = write_grammar(tmp_path, "intents:\n  A:\n    data:\n      - sentences: [hi]\n")
+    assert f"{path}:1:1: missing 'language'" in error_of(path)
+
+
+def test_invalid_yaml(tmp_path):
+    path = write_grammar(tmp_path, "language: en\nintents: [\n")
+    assert re.match(rf"{re.escape(str(path))}:\d+:\d+: invalid YAML: ", error_of(path))
+
+
+def test_recursive_rule(tmp_path):
+    path = write_grammar(tmp_path, one_intent(["<a>"], extra='expansion_rules:\n  a: "x <b>"\n  b: "y [<a>]"\n'))
+    assert_error_at(path, "<a>", r"rule <a> refers to itself \(a -> b -> a\); break the cycle", occurrence=1)
+
+
+def test_rule_error_points_into_the_rule(tmp_path):
+    path = write_grammar(tmp_path, one_intent(["<a>"], extra='expansion_rules:\n  a: "turn on {nowhere}"\n'))
+    assert_error_at(path, "{nowhere}", r"unknown list \{nowhere\}")
+
+
+def test_list_value_error_points_into_the_value(tmp_path):
+    lists = """
+    room:
+      values:
+        - in: (kitchen|bedroom
+          out: x
+    """
+    path = write_grammar(tmp_path, one_intent(["in the {room}"], lists))
+    assert_error_at(path, "(kitchen", r"unclosed '\('")
+
+
+@pytest.mark.parametrize("spec,needle,pattern", [
+    ("range: {from: 10, to: 5}", "{from", r"range 'to' \(5\) is below 'from' \(10\); swap them"),
+    ("range: {from: 0, to: 100, type: speed}", "speed", r"range type must be one of number, percentage, temperature"),
+    ("range: {from: 0, to: 100, step: 0}", "{from", r"range step must be positive"),
+    ("range: {to: 100}", "{to", r"range needs 'from:'"),
+    ("range: {from: 0, to: 100000}", "{from", r"cannot be spoken; narrow the range"),
+    ("{}", "{}", r"needs 'values:', 'range:' or 'wildcard: true'"),
+])
+def test_list_definition_errors(tmp_path, spec, needle, pattern):
+    path = write_grammar(tmp_path, one_intent(["set {level}"], f"level: {{{spec}}}" if spec != "{}" else "level: {}"))
+    assert_error_at(path, needle, pattern)
+
+
+def test_data_block_without_sentences(tmp_path):
+    path = write_grammar(tmp_path, "language: en\nintents:\n  A:\n    data:\n      - slots: {a: 1}\n")
+    assert_error_at(path, "slots", r"data block of 'A' has no 'sentences:'")
+
+
+def test_no_grammar_files(tmp_path):
+    with pytest.raises(GrammarError, match="no grammar files"):
+        load_grammar([tmp_path])
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(GrammarError, match="cannot read grammar file"):
+        load_grammar([tmp_path / "nope.yaml"])
+
+
+def test_unknown_data_key_is_a_warning_not_an_error(tmp_path):
+    path = write_grammar(tmp_path, "language: en\nintents:\n  A:\n    data:\n      - sentences: [hi]\n        colour: red\n")
+    grammar, problems = check_grammar([path])
+    assert grammar.parse("hi").intent == "A"
+    assert [p.severity for p in problems] == ["warning"]
+    line, column = position_of(path, "colour")
+    assert str(problems[0]) == f"{path}:{line}:{column}: warning: unknown key 'colour' in a data block of 'A'; it is ignored"
+
+
+def test_error_message_counts_further_problems(tmp_path):
+    path = write_grammar(tmp_path, one_intent(["{a} {b}"]))
+    assert "(and 1 more problems; run 'voicecmd check-grammar')" in error_of(path)
