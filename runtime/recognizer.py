@@ -108,6 +108,7 @@ class RecognizerSession:
         self._endpoint = EndpointDetector(recognizer.endpoint, recognizer.frame_shift_ms, blank_id=blank)
         self._logprob_buffer = np.zeros((0, recognizer.model.geometry.vocab_size), dtype=np.float32)
         self._num_frames = 0
+        self._cached: tuple[int, RecognitionResult] | None = None
         self._finalized = False
         self.search_seconds = 0.0  # time in search + endpointing; for benchmarks
         self.feature_seconds = 0.0  # time in fbank; for benchmarks
@@ -121,6 +122,7 @@ class RecognizerSession:
         # A fresh buffer, so results handed out before the reset keep their log-probs.
         self._logprob_buffer = np.zeros((0, self._logprob_buffer.shape[1]), dtype=np.float32)
         self._num_frames = 0
+        self._cached = None
         self._finalized = False
 
     def accept_waveform(self, samples: np.ndarray) -> None:
@@ -172,8 +174,10 @@ class RecognizerSession:
         )
 
     def partial_result(self) -> RecognitionResult:
-        """The best result over the chunks decoded so far."""
-        return self._result(self._search.result())
+        """The best result over the chunks decoded so far (cached until the next chunk arrives)."""
+        if self._cached is None or self._cached[0] != self._num_frames:
+            self._cached = (self._num_frames, self._result(self._search.result()))
+        return self._cached[1]
 
     def endpoint_detected(self) -> bool:
         """Whether WeNet's rule 1/2/3 fires on the frames so far (not checked after finalize)."""
@@ -188,4 +192,4 @@ class RecognizerSession:
             if block is not None:
                 self._consume(block)
             self._finalized = True
-        return self._result(self._search.result())
+        return self.partial_result()
