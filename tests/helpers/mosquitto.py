@@ -226,6 +226,7 @@ class Received:
     retain: bool
     qos: int
     time: float
+    dup: bool = False  # the broker re-sent it (QoS 1 redelivery)
 
     def json(self) -> object:
         """The payload parsed as JSON."""
@@ -271,7 +272,9 @@ class Subscriber:
 
     def _on_message(self, client, userdata, msg):
         with self._cond:
-            self.messages.append(Received(msg.topic, bytes(msg.payload), bool(msg.retain), msg.qos, time.time()))
+            self.messages.append(
+                Received(msg.topic, bytes(msg.payload), bool(msg.retain), msg.qos, time.time(), bool(msg.dup))
+            )
             self._cond.notify_all()
 
     def start(self, timeout: float = 5.0) -> "Subscriber":

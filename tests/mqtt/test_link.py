@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import paho.mqtt
 import pytest
 
 from daemon.mqtt.config import MqttConfig
@@ -287,7 +288,7 @@ def test_queue_survives_a_daemon_crash_while_the_broker_is_away(tmp_path, broker
     child = _child(broker.port, state, "--count", "12", "--hold")
     try:
         line = json.loads(child.stdout.readline())
-        assert line == {"paho": line["paho"], "queued": 12 * 4, "connected": False}
+        assert line == {"paho": paho.mqtt.__version__, "queued": 12 * 4, "connected": False}
         child.send_signal(signal.SIGKILL)
         child.wait(5)
     finally:
