@@ -16,8 +16,8 @@ if ! dpkg -s $packages >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $packages >/dev/null
 fi
 
-# shellcheck source=script/packaging-env.sh
-. script/packaging-env.sh
+# shellcheck source=script/deb-env.sh
+. script/deb-env.sh
 
 make_root() {  # make_root ARCH DIR: debootstrap a minbase bookworm root with systemd, then apt lists
   local arch=$1 dir=$2

@@ -16,5 +16,5 @@ enable_qemu_aarch64() {  # register qemu-aarch64 with binfmt_misc (flags F: work
   [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
   update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
   grep -q enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 2>/dev/null || {
-    echo "packaging-env: qemu-aarch64 binfmt handler is not enabled" >&2; return 1; }
+    echo "deb-env: qemu-aarch64 binfmt handler is not enabled" >&2; return 1; }
 }
