@@ -56,6 +56,8 @@ class Recognizer:
     ) -> None:
         self.model_dir = Path(model_dir)
         self.beam_size = int(beam_size)
+        if self.beam_size < 1:
+            raise ValueError(f"beam_size must be >= 1, got {beam_size}")
         self.endpoint = endpoint or EndpointConfig()
         self.model: StreamingModel = load_model(self.model_dir, backend=backend, num_threads=num_threads)
         self.units = UnitTable.from_file(self.model_dir / "units.txt")
