@@ -114,12 +114,13 @@ class LoadedGrammarData:
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named by ``paths``: files as given, directories as their ``*.yaml``/``*.yml`` files (sorted)."""
+    """Files named by ``paths``: files as given, directories as the ``*.yaml``/``*.yml`` files under them (sorted)."""
     result: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+            # Sub-directories too, so grammars/ loads grammars/zh and grammars/en.
+            found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
             result.extend(found)
         else:
             result.append(path)

@@ -131,7 +131,9 @@ class _Sampler:
             values = [v for v in slot_list.values if value_fits(v.context, requires, excludes)]
             if not values:
                 raise _WildcardSentence()
-            list_value = self.cycle(("values", id(slot_list), id(requires), id(excludes)), values).next()
+            key = ("values", id(slot_list), repr(requires), repr(excludes)) if len(values) < len(slot_list.values) \
+                else ("values", id(slot_list))
+            list_value = self.cycle(key, values).next()
             self.context.update(list_value.context)
             self.expand(list_value.expression, slot_list.language, words, slots, raw)
             value = join_words(words[start:]) if list_value.spoken_value else list_value.value
