@@ -115,10 +115,12 @@ class RecognizerSession:
         self.search_seconds = 0.0  # time in search + endpointing; for benchmarks
         self.feature_seconds = 0.0  # time in fbank; for benchmarks
 
-    def reset(self) -> None:
-        """Start a new utterance: features, encoder caches, search and endpointer."""
-        self._fbank.reset()
-        self._encoder.reset()
+    def reset(self, keep_features: bool = False) -> None:
+        """Start a new utterance: encoder caches, search, endpointer and (unless ``keep_features``, WeNet's
+        continuous mode) the audio and feature frames not yet decoded."""
+        if not keep_features:
+            self._fbank.reset()
+        self._encoder.reset(keep_unread=keep_features)
         self._search.reset()
         self._endpoint.reset()
         # A fresh buffer, so results handed out before the reset keep their log-probs.

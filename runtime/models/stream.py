@@ -27,12 +27,18 @@ class EncoderStream:
         self._buffer = np.zeros((256, g.feature_dim), dtype=np.float32)
         self.reset()
 
-    def reset(self) -> None:
-        """Drop buffered frames and the model state (new utterance)."""
+    def reset(self, keep_unread: bool = False) -> None:
+        """New utterance: fresh model state; buffered frames are dropped unless ``keep_unread`` keeps the ones
+        no call has read yet (WeNet's continuous decoding resets the model, not the feature pipeline)."""
         self._state = self.model.new_state()
-        self._size = 0
+        if keep_unread and getattr(self, "_pending_new", 0):
+            unread = self._buffer[self._size - self._pending_new:self._size].copy()
+            self._buffer[: len(unread)] = unread
+            self._size = self._pending_new = len(unread)
+        else:
+            self._size = 0
+            self._pending_new = 0  # frames in the buffer not yet read as new frames by any call
         self._had_call = False
-        self._pending_new = 0  # frames in the buffer not yet covered by a call's new frames
 
     def _append(self, feats: np.ndarray) -> None:
         need = self._size + len(feats)

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from runtime.errors import AudioFormatError
+from runtime.features import compute_fbank
+from runtime.models.stream import EncoderStream
 from runtime.recognizer import Recognizer
 from tests.runtime.wenet_fixtures import wav_samples
 
@@ -102,3 +104,26 @@ def test_audio_must_be_int16_mono(model_dirs: dict[str, Path]) -> None:
         session.accept_waveform(np.zeros(160, dtype=np.float32))
     with pytest.raises(AudioFormatError, match="1-D"):
         session.accept_waveform(np.zeros((160, 2), dtype=np.int16))
+
+
+
+def test_continuous_reset_keeps_undecoded_audio(model_dirs: dict[str, Path]) -> None:
+    """reset(keep_features=True) (WeNet's continuous mode): the next utterance starts at the first feature frame
+    no encoder call has read yet, with fresh caches."""
+    recognizer = Recognizer(model_dirs["transformer_sub8"], beam_size=1)
+    g = recognizer.model.geometry
+    audio = np.concatenate([wav_samples("en_turn_on_the_kitchen_light"), wav_samples("zh_dakai_keting_de_deng")])
+    session = recognizer.create_session()
+    session.accept_waveform(audio[:30000])
+    calls = len(session.logprobs) // g.chunk_size
+    first_unread = (calls - 1) * g.stride + g.decoding_window
+    session.reset(keep_features=True)
+    assert len(session.logprobs) == 0
+    session.accept_waveform(audio[30000:])
+    got = session.finalize().logprobs
+
+    stream = EncoderStream(recognizer.model)
+    blocks = stream.accept(compute_fbank(audio)[first_unread:])
+    last = stream.flush()
+    expected = np.concatenate(blocks + ([last] if last is not None else []))
+    np.testing.assert_array_equal(got, expected)
