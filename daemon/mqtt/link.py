@@ -296,8 +296,10 @@ class MqttLink:
         thread = paho_compat.network_thread(self._client)
         if (thread is None or not thread.is_alive()) and not self._stopping.is_set():
             _LOGGER.error("MQTT network thread ended unexpectedly; restarting it")
-            self._connected.clear()
             self._client.loop_stop()
+            if not self._client.is_connected():  # else the new thread carries on with the open session
+                self._connected.clear()
+                self._subscribed.clear()
             self._start_network_thread()
 
     def _sender_main(self) -> None:

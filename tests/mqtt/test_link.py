@@ -335,3 +335,18 @@ def test_stop_flushes_and_publishes_offline(broker, subscribe, tmp_path):
         assert retained[0].retain and retained[0].payload == b"offline"
     finally:
         late.stop()
+
+
+def test_a_dead_network_thread_is_restarted(broker, subscribe, links, tmp_path, caplog):
+    sub = subscribe(["voicecmd/kitchen/intent/#"])
+    link = links(broker.port, tmp_path)
+    assert link.wait_connected(5)
+    with caplog.at_level(logging.ERROR):
+        link._client.loop_stop()  # the network thread ends as if it had crashed
+        deadline = time.time() + 5
+        while not any(t.name == "mqtt-kitchen" and t.is_alive() for t in threading.enumerate()):
+            assert time.time() < deadline, "network thread not restarted"
+            time.sleep(0.05)
+    assert "network thread ended unexpectedly" in caplog.text
+    link.publish_intent(make_intent(5))
+    sub.wait_for(lambda ms: len(ms) == 1)
