@@ -1,0 +1,158 @@
+"""Helpers for the packaging tests: build the .deb, overlay the cached Debian 12 root, chroot and nspawn into it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Sequence
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ROOT_CACHE = Path(os.environ.get("VOICECMD_ROOT_CACHE", "/var/cache/voicecmd-ci"))
+AMD64_ROOT = ROOT_CACHE / "bookworm-amd64"
+CHROOT_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": "/root",
+    "LC_ALL": "C.UTF-8",
+    "DEBIAN_FRONTEND": "noninteractive",
+}
+SETUP_HINT = "run `bash script/setup.d/40-packaging.sh` (part of `script/setup test`)"
+
+
+def run(cmd: Sequence[str], *, check: bool = True, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+    """Run a command, capturing text output; on failure the assertion shows the command and its output."""
+    kwargs.setdefault("text", True)
+    proc = subprocess.run(list(cmd), capture_output=True, timeout=timeout, **kwargs)
+    if check:
+        assert proc.returncode == 0, f"{' '.join(cmd)} -> rc {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def cached_root() -> Path:
+    """The pristine debootstrap root made by the set-up hook (fails with the remedy if it is missing)."""
+    assert (AMD64_ROOT / ".voicecmd-root-ok").is_file(), f"no cached Debian 12 root at {AMD64_ROOT}: {SETUP_HINT}"
+    return AMD64_ROOT
+
+
+def build_deb(out_dir: Path) -> Path:
+    """Run script/build-deb into ``out_dir``; returns the .deb (``VOICECMD_TEST_DEB`` reuses a built one)."""
+    prebuilt = os.environ.get("VOICECMD_TEST_DEB")
+    if prebuilt:
+        return Path(prebuilt)
+    started = time.monotonic()
+    proc = run(["bash", str(REPO_ROOT / "script" / "build-deb"), "--out", str(out_dir)], check=False, timeout=900)
+    print(proc.stdout[-3000:])
+    assert proc.returncode == 0, f"script/build-deb failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    debs = sorted(out_dir.glob("voicecmd_*.deb"))
+    assert len(debs) == 1, debs
+    print(f"packaging: build-deb took {time.monotonic() - started:.1f} s")
+    return debs[0]
+
+
+class OverlayRoot:
+    """A throw-away writable copy of the cached root: overlayfs over it, with /proc mounted for chroot use."""
+
+    def __init__(self, lower: Path, base: Path) -> None:
+        self.lower = lower
+        self.base = base
+        self.path = base / "root"
+        self._mounts: list[Path] = []
+
+    def __enter__(self) -> "OverlayRoot":
+        for sub in ("upper", "work", "root"):
+            (self.base / sub).mkdir(parents=True, exist_ok=True)
+        options = f"lowerdir={self.lower},upperdir={self.base / 'upper'},workdir={self.base / 'work'}"
+        run(["mount", "-t", "overlay", "overlay", "-o", options, str(self.path)])
+        self._mounts.append(self.path)
+        return self
+
+    def mount_proc(self) -> None:
+        """Mount /proc inside (apt and Python need it in a chroot; nspawn mounts its own)."""
+        run(["mount", "-t", "proc", "proc", str(self.path / "proc")])
+        self._mounts.append(self.path / "proc")
+
+    def unmount_proc(self) -> None:
+        """Undo mount_proc (before booting the root with nspawn)."""
+        target = self.path / "proc"
+        if target in self._mounts:
+            run(["umount", str(target)])
+            self._mounts.remove(target)
+
+    def __exit__(self, *exc_info: object) -> None:
+        for mount in reversed(self._mounts):
+            if run(["umount", str(mount)], check=False).returncode != 0:
+                run(["umount", "-l", str(mount)], check=False)
+        self._mounts.clear()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def chroot(self, *cmd: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+        """Run a command inside the root with a clean environment."""
+        return run(["chroot", str(self.path), *cmd], check=check, timeout=timeout, env=CHROOT_ENV)
+
+    def put(self, src: Path, inside: str) -> str:
+        """Copy a host file into the root; returns its path as seen inside."""
+        target = self.path / inside.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, target)
+        return inside
+
+    def write(self, inside: str, text: str) -> str:
+        """Create a text file inside the root; returns its path as seen inside."""
+        target = self.path / inside.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        return inside
+
+
+class BootedContainer:
+    """systemd-nspawn booting an OverlayRoot; commands run through nsenter into the container's namespaces."""
+
+    def __init__(self, root: OverlayRoot, log_path: Path) -> None:
+        self.root = root
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+        self.leader = 0
+
+    def __enter__(self) -> "BootedContainer":
+        log = self.log_path.open("w")
+        self.proc = subprocess.Popen(
+            ["systemd-nspawn", "-q", "-D", str(self.root.path), "--register=no", "--keep-unit", "-b",
+             "--console=pipe"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not self.leader:
+            assert self.proc.poll() is None, f"systemd-nspawn exited: {self.log_path.read_text()[-2000:]}"
+            children = run(["pgrep", "-P", str(self.proc.pid)], check=False).stdout.split()
+            self.leader = int(children[0]) if children else 0
+            time.sleep(0.1)
+        assert self.leader, "systemd-nspawn started no container init"
+        state = self.exec("systemctl", "is-system-running", "--wait", check=False, timeout=120).stdout.strip()
+        assert state in ("running", "degraded"), f"container did not boot: {state}"
+        return self
+
+    def exec(self, *cmd: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+        """Run a command in the container (host network: nsenter -a shares it)."""
+        return run(["nsenter", "-t", str(self.leader), "-a", "env", "-i", *[f"{k}={v}" for k, v in CHROOT_ENV.items()],
+                    *cmd], check=check, timeout=timeout)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.exec("systemctl", "poweroff", check=False, timeout=30)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def synthesize_wav(text: str, voice: str, path: Path) -> Path:
+    """A 16 kHz mono 16-bit WAV of ``text`` spoken by espeak-ng (padded with 0.5 s of silence)."""
+    raw = run(["espeak-ng", "-v", voice, "--stdout", text], text=False).stdout
+    run(["sox", "-t", "wav", "-", "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", str(path),
+         "pad", "0.5", "0.5"], input=raw, text=False)
+    return path
