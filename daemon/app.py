@@ -202,13 +202,16 @@ class Daemon:
         except BaseException:
             self._shutdown(starting=True)
             raise
-        while not self._stop.is_set():
+        while True:
+            stopping = self._stop.wait(0.1)
+            # READY even when stopping: a short file input may already have ended.
             if not self._ready and self._audio_up.is_set():
                 self._ready = True
                 self.notifier.ready(self._status_line())
                 _LOGGER.info("ready: listening on %s (site %s)", self.source.name if self.source else "?",
                              self.config.service.site_id, extra={"SITE_ID": self.config.service.site_id})
-            self._stop.wait(0.1)
+            if stopping:
+                break
         self._shutdown()
         return self._exit_code
 
