@@ -87,9 +87,9 @@ def find_ambiguities(graph: WordGraph, limit: int = 10, budget: int = 2_000_000)
         for word in words:
             if word == WILDCARD:
                 continue
-            for next_p, arcs_p in table_p[word]:
+            for next_p, arcs_p, _ in table_p[word]:
                 out_p = _outputs(arcs_p)
-                for next_q, arcs_q in table_q[word]:
+                for next_q, arcs_q, _ in table_q[word]:
                     new_delay = _advance(delay, out_p, _outputs(arcs_q))
                     if next_p <= next_q:
                         new_config = (next_p, next_q, new_delay)

@@ -85,13 +85,16 @@ class WordGraph:
                 high = middle
         return found
 
-    def _label(self, index: int) -> tuple[str, object]:
-        decoded = self._decoded.get(index)
-        if decoded is None:
-            kind, _, payload = self.outputs[index].partition("\t")
-            decoded = (kind, json.loads(payload) if payload else None)
-            self._decoded[index] = decoded
-        return decoded
+    def _labels(self) -> list:
+        """Decoded output labels (kind, payload), decoded once."""
+        labels = self._decoded.get("all")
+        if labels is None:
+            labels = []
+            for text in self.outputs:
+                kind, _, payload = text.partition("\t")
+                labels.append((kind, json.loads(payload) if payload else None))
+            self._decoded["all"] = labels
+        return labels
 
     def interpret(self, path_arcs: SequenceType[Arc]) -> "IntentMatch":
         """The intent of one accepted path (its arcs in order; epsilon arcs without output may be left out)."""
@@ -99,9 +102,19 @@ class WordGraph:
 
     def interpret_with_context(self, path_arcs: SequenceType[Arc]) -> tuple:
         """(IntentMatch, True when the data block's requires/excludes_context hold for the list values' contexts)."""
+        words: list[str] = []
+        outputs: list[tuple[int, int]] = []
+        for arc in path_arcs:
+            if arc.output >= 0:
+                outputs.append((len(words), arc.output))
+            if arc.word is not None:
+                words.append(arc.word)
+        return self.interpret_outputs(words, outputs)
+
+    def interpret_outputs(self, words: list[str], outputs) -> tuple:
+        """(IntentMatch, context ok) from the spoken words and the (word position, output) pairs of a path."""
         from daemon.grammar.grammar import IntentMatch
 
-        words: list[str] = []
         intent = ""
         slots: dict = {}
         raw_slots: dict = {}
@@ -109,31 +122,32 @@ class WordGraph:
         requires: dict = {}
         excludes: dict = {}
         open_slots: list[list] = []  # [name, first word index, value, has value, spoken]
-        for arc in path_arcs:
-            if arc.word is not None:
-                words.append(arc.word)
-            if arc.output < 0:
-                continue
-            kind, payload = self._label(arc.output)
-            if kind == LABEL_INTENT:
+        labels = self._decoded.get("all") or self._labels()
+        for position, output in outputs:
+            kind, payload = labels[output]
+            if kind == LABEL_SLOT:
+                open_slots.append([payload, position, None, False, False])
+            elif kind == LABEL_END:
+                if open_slots:
+                    name, first, value, has_value, spoken = open_slots.pop()
+                    raw = join_words(words[first:position])
+                    slots[name] = raw if spoken or not has_value else value
+                    raw_slots[name] = raw
+            elif kind == LABEL_VALUE or kind == LABEL_NUMBER:
+                if open_slots:
+                    open_slots[-1][2] = payload
+                    open_slots[-1][3] = True
+            elif kind == LABEL_INTENT:
                 intent = payload[0]
-                slots.update(payload[1])
+                if payload[1]:
+                    slots.update(payload[1])
                 if len(payload) > 2:
                     requires, excludes = payload[2], payload[3]
-            elif kind == LABEL_SLOT:
-                open_slots.append([payload, len(words), None, False, False])
-            elif kind in (LABEL_VALUE, LABEL_NUMBER) and open_slots:
-                open_slots[-1][2] = payload
-                open_slots[-1][3] = True
-            elif kind == LABEL_SPOKEN and open_slots:
-                open_slots[-1][4] = True
+            elif kind == LABEL_SPOKEN:
+                if open_slots:
+                    open_slots[-1][4] = True
             elif kind == LABEL_CONTEXT:
                 context.update(payload)
-            elif kind == LABEL_END and open_slots:
-                name, first, value, has_value, spoken = open_slots.pop()
-                raw = join_words(words[first:])
-                slots[name] = raw if spoken or not has_value else value
-                raw_slots[name] = raw
         ok = True
         if requires or excludes:
             ok = context_satisfied(requires, excludes, context, slots)

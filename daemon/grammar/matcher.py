@@ -15,6 +15,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _LOGGER = logging.getLogger(__name__)
 
+#: Cached lazy-DFA states before the cache starts over (keeps memory bounded on odd input).
+_MAX_DFA_STATES = 50_000
+_MISSING = object()
+
 
 class GraphWalker:
     """Epsilon closures and per-state word transitions of a WordGraph, computed lazily and cached."""
@@ -26,7 +30,8 @@ class GraphWalker:
 
     def _explore(self, state: int) -> tuple[tuple, dict]:
         """Depth-first walk of the epsilon arcs from ``state`` in arc order (the priority order of backtracking):
-        the states reached (with their epsilon paths) and word -> [(target, arcs)] in the order met."""
+        the states reached (with their epsilon paths) and word -> [(target, arcs)] in the order met.
+        Paths hold word arcs and arcs with an output only."""
         arcs_of = self.graph.arcs
         members: list[tuple[int, tuple]] = [(state, ())]
         table: dict[str, list] = {}
@@ -39,11 +44,16 @@ class GraphWalker:
                 arc = arcs[index]
                 index += 1
                 if arc.word is not None:
-                    table.setdefault(arc.word, []).append((arc.next, path + (arc,)))
+                    arcs_taken = path + (arc,)
+                    outputs = tuple(a.output for a in path if a.output >= 0)
+                    if arc.output >= 0:
+                        outputs += (arc.output,)
+                    table.setdefault(arc.word, []).append((arc.next, arcs_taken, outputs))
                 elif arc.next not in seen:
                     seen.add(arc.next)
                     stack.append((current, path, index))  # resume here after the deeper state
-                    new_path = path + (arc,)
+                    # Epsilon arcs without output mean nothing to interpret(): leave them out of the paths.
+                    new_path = path + (arc,) if arc.output >= 0 else path
                     members.append((arc.next, new_path))
                     stack.append((arc.next, new_path, 0))
                     break
@@ -59,7 +69,8 @@ class GraphWalker:
         return cached
 
     def transitions(self, state: int) -> dict:
-        """word -> [(target, arcs from ``state`` to target)] through the epsilon closure, in priority order."""
+        """word -> [(target, arcs from ``state`` to target, their outputs)] through the epsilon closure,
+        in priority order."""
         cached = self._transitions[state]
         if cached is None:
             self.closure(state)
@@ -82,6 +93,7 @@ class TextMatcher:
         self.finals = self.graph.finals
         self.walker = GraphWalker(self.graph)
         self._transitions = self.walker._transitions
+        self._reset_dfa()
         self.chinese_language = next((lang for lang in grammar.languages if is_chinese(lang)), None)
         self.other_language = next((lang for lang in grammar.languages if not is_chinese(lang)), None)
         self.skip_sequences: list[tuple[str, ...]] = []
@@ -92,38 +104,107 @@ class TextMatcher:
         # Longer skip phrases first so "could you" wins over "could".
         self.skip_sequences.sort(key=len, reverse=True)
 
+    def _step(self, dfa_state: int, word: str):
+        """One Pike-VM step from an ordered set of NFA states, cached as a lazy DFA transition:
+        (next DFA state, per new NFA state (index of its source in the old set, arcs taken)) or None."""
+        members = self._dfa_members[dfa_state]
+        new: dict[int, tuple] = {}
+        transitions = self._transitions
+        for index, state in enumerate(members):
+            table = transitions[state]
+            if table is None:
+                table = self.walker.transitions(state)
+            moves = table.get(word)
+            if self.has_wildcards:
+                extra = table.get(WILDCARD)
+                if extra:
+                    moves = (moves or []) + extra
+            if moves:
+                for target, arcs, outputs in moves:
+                    if target not in new:
+                        new[target] = (index, arcs, outputs)
+        result = None
+        if new:
+            result = (self._intern(tuple(new)), tuple(new.values()))
+        self._dfa_next[dfa_state][word] = result
+        return result
+
+    def _intern(self, members: tuple) -> int:
+        dfa_state = self._dfa_ids.get(members)
+        if dfa_state is None:
+            dfa_state = self._dfa_ids[members] = len(self._dfa_members)
+            self._dfa_members.append(members)
+            self._dfa_next.append({})
+            self._dfa_finals.append(None)
+        return dfa_state
+
+    def _reset_dfa(self) -> None:
+        self._dfa_ids: dict[tuple, int] = {}
+        self._dfa_members: list[tuple] = []
+        self._dfa_next: list[dict] = []
+        self._dfa_finals: list[list | None] = []
+        self._dfa_start = -1
+        self._dfa_start = self._intern((self.graph.start,))
+
+    def _finals_of(self, dfa_state: int) -> list:
+        """(member index, epsilon path to a final state) in priority order."""
+        finals = self._dfa_finals[dfa_state]
+        if finals is None:
+            finals = []
+            for index, state in enumerate(self._dfa_members[dfa_state]):
+                for path in self.walker.final_paths(state):
+                    finals.append((index, path))
+            self._dfa_finals[dfa_state] = finals
+        return finals
+
     def accepted_paths(self, words: list[str]):
         """The arcs of each accepted path for ``words`` (one per final thread), highest priority first."""
-        transitions = self._transitions
-        active: dict[int, tuple | None] = {self.graph.start: None}
-        wildcards = self.has_wildcards
+        if len(self._dfa_members) >= _MAX_DFA_STATES:
+            self._reset_dfa()  # bounded memory: start over
+        current = self._dfa_start
+        history: list[tuple] = []
+        missing = _MISSING
         for word in words:
-            new: dict[int, tuple] = {}
-            for state, node in active.items():
-                table = transitions[state]
-                if table is None:
-                    table = self.walker.transitions(state)
-                moves = table.get(word)
-                if wildcards:
-                    extra = table.get(WILDCARD)
-                    if extra:
-                        moves = (moves or []) + extra
-                if moves:
-                    for target, arcs in moves:
-                        if target not in new:
-                            new[target] = (node, arcs)
-            if not new:
+            step = self._dfa_next[current].get(word, missing)
+            if step is missing:
+                step = self._step(current, word)
+            if step is None:
                 return
-            active = new
-        finals = self.finals
-        for state, node in active.items():
-            for member, path in self.walker.closure(state):
-                if member in finals:
-                    pieces = [path]
-                    while node is not None:
-                        node, arcs = node
-                        pieces.append(arcs)
-                    yield [arc for arcs in reversed(pieces) for arc in arcs]
+            current, links = step
+            history.append(links)
+        for index, path in self._finals_of(current):
+            pieces = [path]
+            for links in reversed(history):
+                index, arcs, _outputs = links[index]
+                pieces.append(arcs)
+            yield [arc for arcs in reversed(pieces) for arc in arcs]
+
+    def accepted_outputs(self, words: list[str]):
+        """Like accepted_paths, but each path as its (word position, output) pairs (what interpretation needs)."""
+        if len(self._dfa_members) >= _MAX_DFA_STATES:
+            self._reset_dfa()
+        current = self._dfa_start
+        history: list[tuple] = []
+        missing = _MISSING
+        for word in words:
+            step = self._dfa_next[current].get(word, missing)
+            if step is missing:
+                step = self._step(current, word)
+            if step is None:
+                return
+            current, links = step
+            history.append(links)
+        end = len(words)
+        for index, path in self._finals_of(current):
+            pairs = [(end, arc.output) for arc in reversed(path) if arc.output >= 0]
+            position = end
+            for links in reversed(history):
+                position -= 1
+                index, _arcs, outputs = links[index]
+                for output in reversed(outputs):
+                    pairs.append((position, output))
+            pairs.reverse()
+            yield pairs
 
     # -- text
 
@@ -163,25 +244,10 @@ class TextMatcher:
 
     def match_words(self, words: list[str]) -> "IntentMatch | None":
         """The first accepted reading of ``words`` whose context requirements hold."""
-        for path in self.accepted_paths(words):
-            if self.has_wildcards:
-                path = _fill_wildcards(path, words)
-            match, context_ok = self.graph.interpret_with_context(path)
+        interpret = self.graph.interpret_outputs
+        for outputs in self.accepted_outputs(words):
+            match, context_ok = interpret(words, outputs)
             if context_ok:
                 return match
         return None
 
-
-def _fill_wildcards(path: list[Arc], words: list[str]) -> list[Arc]:
-    """Put the input words on the wildcard arcs of an accepted path so that slots get the spoken text."""
-    filled: list[Arc] = []
-    position = 0
-    for arc in path:
-        if arc.word is None:
-            filled.append(arc)
-            continue
-        if arc.word == WILDCARD:
-            arc = Arc(words[position], arc.next, arc.output)
-        filled.append(arc)
-        position += 1
-    return filled

@@ -13,11 +13,15 @@ _TOKEN = re.compile(
     rf"|(?P<word>[^\W_{_CJK_RANGES}]+(?:['’][^\W_{_CJK_RANGES}]+)*)"
 )
 _CJK_CHAR = re.compile(rf"[{_CJK_RANGES}]")
+_ALL_CJK = re.compile(rf"[{_CJK_RANGES}]*").fullmatch
 
 
 def is_cjk(word: str) -> bool:
     """True when ``word`` is a single CJK character."""
-    return len(word) == 1 and _CJK_CHAR.match(word) is not None
+    if len(word) != 1:
+        return False
+    code = ord(word)
+    return 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0xF900 <= code <= 0xFAFF
 
 
 def contains_cjk(text: str) -> bool:
@@ -34,8 +38,23 @@ def _unit_words(unit: str, language: str) -> str:
     return "度" if is_chinese(language) else "degrees"
 
 
+# Fast path of split_words: text that is only letters/apostrophes/CJK between spaces and punctuation.
+_PUNCTUATION_TO_SPACE = {ord(c): " " for c in ",.!?;:\"()[]{}<>，。！？；：、“”（）《》…—~"}
+_SIMPLE_LATIN = re.compile(r"[a-z ]*")
+_SIMPLE_CJK = re.compile(rf"[{_CJK_RANGES} ]*")
+
+
 def split_words(text: str, language: str) -> list[str]:
     """Words of ``text``: case-folded, punctuation dropped, CJK split per character, digits spoken."""
+    simple = text.casefold().translate(_PUNCTUATION_TO_SPACE)
+    if _SIMPLE_LATIN.fullmatch(simple):
+        return simple.split()
+    if _SIMPLE_CJK.fullmatch(simple):
+        return list(simple.replace(" ", ""))
+    return _split_words_slow(text, language)
+
+
+def _split_words_slow(text: str, language: str) -> list[str]:
     words: list[str] = []
     for match in _TOKEN.finditer(text):
         cjk = match.group("cjk")
@@ -71,6 +90,11 @@ def _split_plain(text: str) -> list[str]:
 
 def join_words(words) -> str:
     """Spoken text of ``words``: no space between CJK characters, one space elsewhere."""
+    joined = "".join(words)
+    if len(joined) == len(words) and _ALL_CJK(joined):
+        return joined
+    if _CJK_CHAR.search(joined) is None:
+        return " ".join(words)
     parts: list[str] = []
     previous_cjk = False
     for word in words:
