@@ -284,7 +284,11 @@ class MqttLink:
                 if entry.seq in self._handed:
                     continue
                 self._handed.add(entry.seq)
-            self._publish(entry.topic, entry.payload, entry.qos, entry.retain, entry.seq)
+            try:
+                self._publish(entry.topic, entry.payload, entry.qos, entry.retain, entry.seq)
+            except (ValueError, TypeError) as err:  # paho refuses it (bad topic, oversized): it never will publish
+                _LOGGER.error("MQTT: dropping unpublishable queued message for %s: %s", entry.topic[:100], err)
+                self._outbox.remove(entry.seq)
 
     def _start_network_thread(self) -> None:
         self._client.loop_start()

@@ -350,3 +350,24 @@ def test_a_dead_network_thread_is_restarted(broker, subscribe, links, tmp_path, 
     assert "network thread ended unexpectedly" in caplog.text
     link.publish_intent(make_intent(5))
     sub.wait_for(lambda ms: len(ms) == 1)
+
+
+def test_an_unpublishable_queued_message_is_dropped_not_stuck(broker, subscribe, tmp_path, caplog):
+    from daemon.mqtt.outbox import Outbox
+
+    box = Outbox(tmp_path / "mqtt-outbox-kitchen.jsonl", 10)
+    box.append([("voicecmd/kitchen/intent/#bad", b"{}", 1, False), ("voicecmd/kitchen/intent/Good", b"{}", 1, False)])
+    box.close()
+    sub = subscribe(["voicecmd/kitchen/intent/#"])
+    link = MqttLink(MqttConfig.from_dict({**FAST, "port": broker.port}), "kitchen", tmp_path, None)
+    with caplog.at_level(logging.ERROR):
+        link.start()
+        try:
+            got = sub.wait_for(lambda ms: len(ms) == 1)
+            deadline = time.time() + 5
+            while link.queued and time.time() < deadline:
+                time.sleep(0.02)
+            assert link.queued == 0 and got[0].topic == "voicecmd/kitchen/intent/Good"
+        finally:
+            link.stop(1)
+    assert "dropping unpublishable queued message for voicecmd/kitchen/intent/#bad" in caplog.text
