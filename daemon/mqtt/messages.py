@@ -98,6 +98,14 @@ def _split_site_topic(topic: str, tail: str) -> Optional[tuple[str, str, str]]:
     return (match.group(1), match.group(2), match.group(3) or "") if match else None
 
 
+def _site_topic(topic: str, tail: str) -> tuple[str, str]:
+    """(prefix, site) of exactly ``<prefix>/<site>/<tail>``; ValueError for any other topic."""
+    parts = _split_site_topic(topic, tail)
+    if parts is None or parts[2]:
+        raise ValueError(f"not a {tail} topic: {topic}")
+    return parts[0], parts[1]
+
+
 @dataclass(frozen=True)
 class IntentMessage(Message):
     """``<prefix>/<site_id>/intent/<IntentName>``: the recognised intent with slots, text, confidence and timing."""
@@ -138,7 +146,7 @@ class IntentMessage(Message):
     def from_payload(cls, topic: str, payload: bytes) -> "IntentMessage":
         """Parse a published intent back (prefix from the topic)."""
         parts = _split_site_topic(topic, "intent")
-        if parts is None:
+        if parts is None or not parts[2]:
             raise ValueError(f"not an intent topic: {topic}")
         d = _loads_object(payload)
         event = IntentEvent(
@@ -193,9 +201,7 @@ class NotRecognizedMessage(Message):
     @classmethod
     def from_payload(cls, topic: str, payload: bytes) -> "NotRecognizedMessage":
         """Parse a published not-recognised message back."""
-        parts = _split_site_topic(topic, "not_recognized")
-        if parts is None or parts[2]:
-            raise ValueError(f"not a not_recognized topic: {topic}")
+        prefix, site = _site_topic(topic, "not_recognized")
         d = _loads_object(payload)
         event = NotRecognizedEvent(
             site_id=d["site_id"],
@@ -207,7 +213,7 @@ class NotRecognizedMessage(Message):
             reason=d["reason"],
             tokens=_tokens_from_json(d.get("tokens")),
         )
-        return cls(parts[0], event)
+        return cls(prefix, event)
 
 
 @dataclass(frozen=True)
@@ -228,10 +234,10 @@ class StatusMessage(Message):
     @classmethod
     def from_payload(cls, topic: str, payload: bytes) -> "StatusMessage":
         """Parse a status message."""
-        parts = _split_site_topic(topic, "status")
-        if parts is None or parts[2] or payload not in (b"online", b"offline"):
-            raise ValueError(f"not a status message: {topic} {payload!r}")
-        return cls(parts[0], parts[1], payload == b"online")
+        prefix, site = _site_topic(topic, "status")
+        if payload not in (b"online", b"offline"):
+            raise ValueError(f"not a status payload: {payload[:20]!r}")
+        return cls(prefix, site, payload == b"online")
 
 
 @dataclass(frozen=True)
@@ -252,12 +258,10 @@ class StateMessage(Message):
     @classmethod
     def from_payload(cls, topic: str, payload: bytes) -> "StateMessage":
         """Parse a state message."""
-        parts = _split_site_topic(topic, "state")
-        if parts is None or parts[2]:
-            raise ValueError(f"not a state topic: {topic}")
+        prefix, site = _site_topic(topic, "state")
         d = _loads_object(payload)
         d.pop("site_id", None)
-        return cls(parts[0], parts[1], d)
+        return cls(prefix, site, d)
 
 
 @dataclass(frozen=True)
@@ -278,11 +282,9 @@ class ErrorMessage(Message):
     @classmethod
     def from_payload(cls, topic: str, payload: bytes) -> "ErrorMessage":
         """Parse an error message."""
-        parts = _split_site_topic(topic, "error")
-        if parts is None or parts[2]:
-            raise ValueError(f"not an error topic: {topic}")
+        prefix, site = _site_topic(topic, "error")
         d = _loads_object(payload)
-        return cls(parts[0], parts[1], d["error"], float(d["time"]))
+        return cls(prefix, site, d["error"], float(d["time"]))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -327,11 +329,9 @@ class HaEventMessage(Message):
     @classmethod
     def from_payload(cls, topic: str, payload: bytes) -> "HaEventMessage":
         """Parse an event message."""
-        parts = _split_site_topic(topic, "event")
-        if parts is None or parts[2]:
-            raise ValueError(f"not an event topic: {topic}")
+        prefix, site = _site_topic(topic, "event")
         d = _loads_object(payload)
-        return cls(parts[0], parts[1], d.pop("event_type"), d)
+        return cls(prefix, site, d.pop("event_type"), d)
 
 
 @dataclass(frozen=True)
@@ -364,11 +364,9 @@ class LastCommandMessage(Message):
     @classmethod
     def from_payload(cls, topic: str, payload: bytes) -> "LastCommandMessage":
         """Parse a last-command message."""
-        parts = _split_site_topic(topic, "last_command")
-        if parts is None or parts[2]:
-            raise ValueError(f"not a last_command topic: {topic}")
+        prefix, site = _site_topic(topic, "last_command")
         d = _loads_object(payload)
-        return cls(parts[0], parts[1], d["intent"], d["text"], d["slots"], float(d["confidence"]), float(d["time"]))
+        return cls(prefix, site, d["intent"], d["text"], d["slots"], float(d["confidence"]), float(d["time"]))
 
 
 @dataclass(frozen=True)
