@@ -371,3 +371,25 @@ def test_an_unpublishable_queued_message_is_dropped_not_stuck(broker, subscribe,
         finally:
             link.stop(1)
     assert "dropping unpublishable queued message for voicecmd/kitchen/intent/#bad" in caplog.text
+
+
+def test_starting_before_the_broker_is_up_delivers_once_it_is(tmp_path):
+    broker = Broker(tmp_path / "broker", persistence=True)
+    topics = ["voicecmd/kitchen/intent/#"]
+    with broker:  # leave a persistent subscriber session behind, so what the link sends first waits for it
+        Subscriber(broker.port, topics, client_id="early-sub", clean_session=False).start().stop()
+    link = MqttLink(MqttConfig.from_dict({**FAST, "port": broker.port}), "kitchen", tmp_path / "state", None)
+    link.start()
+    try:
+        for i in range(3):
+            link.publish_intent(make_intent(i))
+        time.sleep(0.5)
+        assert not link.connected and link.queued == 12
+        broker.start()
+        assert link.wait_connected(5)
+        with Subscriber(broker.port, topics, client_id="early-sub", clean_session=False) as sub:
+            got = sub.wait_for(lambda ms: len(ms) == 3)
+            assert sorted(json.loads(m.payload)["utterance_id"] for m in got) == ["utt-00000", "utt-00001", "utt-00002"]
+    finally:
+        link.stop(1)
+        broker.stop()
