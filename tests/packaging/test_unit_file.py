@@ -55,13 +55,19 @@ def test_systemd_analyze_verify_catches_a_bad_key(verifiable_unit: tuple[Path, d
     assert "ProtectClocks" in proc.stdout + proc.stderr
 
 
+def parse_exposure(output: str) -> float:
+    """The overall exposure level in the output of ``systemd-analyze security``."""
+    found = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", output)
+    assert found, output
+    return float(found.group(1))
+
+
 def exposure(unit: Path) -> float:
     """systemd-analyze security --offline=true's overall exposure level of ``unit``."""
     proc = run(["systemd-analyze", "security", "--offline=true", "--no-pager", str(unit)], check=False)
-    found = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", proc.stdout + proc.stderr)
-    assert found, proc.stdout + proc.stderr
-    print(f"exposure of {unit.name}: {found.group(1)}")
-    return float(found.group(1))
+    score = parse_exposure(proc.stdout + proc.stderr)
+    print(f"exposure of {unit.name}: {score}")
+    return score
 
 
 def test_security_exposure_at_most_2(verifiable_unit: tuple[Path, dict[str, str]]) -> None:

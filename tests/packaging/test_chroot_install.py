@@ -1,0 +1,146 @@
+"""The .deb in a clean Debian 12 root (chroot): install, the CLI from the installed files, the unit, remove/purge."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from daemon import __version__
+from tests.packaging.debroot import REPO_ROOT, OverlayRoot, cached_root, run
+from tests.packaging.test_unit_file import MAX_EXPOSURE, parse_exposure
+
+pytestmark = pytest.mark.slow
+
+INSIDE_DEB = "/var/tmp/voicecmd.deb"
+INSIDE_WAV = "/srv/voicecmd-test/en_command.wav"
+INSIDE_FALLBACK_MODEL = "/srv/voicecmd-test/model"
+
+
+@pytest.fixture(scope="module")
+def root(deb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OverlayRoot]:
+    """A clean Debian 12 root with the .deb installed by apt (which pulls python3-numpy & co. from the mirror)."""
+    with OverlayRoot(cached_root(), tmp_path_factory.mktemp("chroot")) as overlay:
+        overlay.mount_proc()
+        overlay.put(deb_path, INSIDE_DEB)
+        started = time.monotonic()
+        install = overlay.chroot("apt-get", "install", "-y", "-q", INSIDE_DEB, check=False, timeout=900)
+        seconds = time.monotonic() - started
+        assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+        size = overlay.chroot("dpkg-query", "-W", "-f", "${Installed-Size}", "voicecmd").stdout
+        print(f"\npackaging: {deb_path.name}: {deb_path.stat().st_size / 1e6:.1f} MB .deb, "
+              f"{int(size) / 1024:.1f} MB installed; apt-get install (with dependencies) took {seconds:.1f} s")
+        yield overlay
+
+
+@pytest.fixture(scope="module")
+def model_arg(root: OverlayRoot, checkout_model_dir: tuple[Path, bool]) -> list[str]:
+    """--model for the CLI: none when the package bundles the project's model, else a copy of the fixture model."""
+    model_dir, bundled = checkout_model_dir
+    if bundled:
+        return []
+    shutil.copytree(model_dir, root.path / INSIDE_FALLBACK_MODEL.lstrip("/"), dirs_exist_ok=True)
+    return ["--model", INSIDE_FALLBACK_MODEL]
+
+
+def test_installed_and_private(root: OverlayRoot) -> None:
+    """Installed; nothing in the shared dist-packages; plain python3 cannot see our 'daemon' package."""
+    status = root.chroot("dpkg-query", "-W", "-f", "${Status}", "voicecmd").stdout
+    assert status == "install ok installed"
+    files = root.chroot("dpkg", "-L", "voicecmd").stdout.splitlines()
+    assert "/usr/lib/voicecmd/daemon/cli.py" in files
+    assert not [f for f in files if "dist-packages" in f or "site-packages" in f]
+    plain = root.chroot("python3", "-c", "import daemon", check=False)
+    assert "ModuleNotFoundError" in plain.stderr
+
+
+def test_version(root: OverlayRoot) -> None:
+    """`voicecmd --version` from the installed wrapper, with the system Python."""
+    assert root.chroot("voicecmd", "--version").stdout.strip() == f"voicecmd {__version__}"
+
+
+def test_vendored_modules_import(root: OverlayRoot) -> None:
+    """Debian's numpy with the vendored onnxruntime and webrtcvad, as the wrapper sets the path up."""
+    code = ("import sys; sys.path[0:0] = ['/usr/lib/voicecmd', '/usr/lib/voicecmd/vendor/python%d.%d' % "
+            "sys.version_info[:2]]; import numpy, onnxruntime, webrtcvad; "
+            "print(numpy.__file__, onnxruntime.__version__, webrtcvad.Vad(3).is_speech(bytes(640), 16000))")
+    out = root.chroot("python3", "-c", code).stdout
+    assert out.startswith("/usr/lib/python3/dist-packages/numpy/") and out.split()[1:] == ["1.20.1", "False"], out
+
+
+def test_user_state_dir_and_enabled_unit(root: OverlayRoot) -> None:
+    """System user voicecmd in group audio; state dir owned by it; unit installed and enabled."""
+    passwd = root.chroot("getent", "passwd", "voicecmd").stdout.split(":")
+    assert int(passwd[2]) < 1000 and passwd[5] == "/var/lib/voicecmd"
+    assert "audio" in root.chroot("id", "-nG", "voicecmd").stdout.split()
+    assert root.chroot("stat", "-c", "%U %a", "/var/lib/voicecmd").stdout.split() == ["voicecmd", "750"]
+    assert (root.path / "lib/systemd/system/voicecmd.service").is_file()
+    assert (root.path / "etc/systemd/system/multi-user.target.wants/voicecmd.service").is_symlink()
+
+
+def test_installed_unit_verify_and_security(root: OverlayRoot) -> None:
+    """systemd-analyze on the installed unit, inside the root: silent verify, exposure <= 2.0."""
+    unit = "/lib/systemd/system/voicecmd.service"
+    # `man` is not installed in the minimal root: check the page's file instead of letting verify run man.
+    assert (root.path / "usr/share/man/man1/voicecmd.1.gz").is_file()
+    proc = root.chroot("systemd-analyze", "verify", "--man=no", unit, check=False)
+    output = (proc.stdout + proc.stderr).strip()
+    assert proc.returncode == 0 and not output, output
+    security = root.chroot("systemd-analyze", "security", "--offline=true", "--no-pager", unit, check=False)
+    score = parse_exposure(security.stdout + security.stderr)
+    print(f"packaging: installed unit exposure {score}")
+    assert score <= MAX_EXPOSURE
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_check_grammar_on_shipped_grammars(root: OverlayRoot, language: str) -> None:
+    """The conffile grammars in /etc/voicecmd/grammars pass `voicecmd check-grammar`."""
+    proc = root.chroot("voicecmd", "check-grammar", f"/etc/voicecmd/grammars/{language}", check=False)
+    assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1].startswith("ok:"), proc.stdout + proc.stderr
+
+
+def test_recognize_matches_checkout(root: OverlayRoot, english_wav: Path, model_arg: list[str],
+                                    checkout_model_dir: tuple[Path, bool]) -> None:
+    """`voicecmd recognize` from the installed files gives the checkout's answer for a synthesized command."""
+    root.put(english_wav, INSIDE_WAV)
+    installed = root.chroot("voicecmd", "recognize", *model_arg, "--grammar", "/etc/voicecmd/grammars/en",
+                            INSIDE_WAV, check=False)
+    assert installed.returncode == 0, installed.stderr
+    got = json.loads(installed.stdout.strip().splitlines()[-1])
+    model_dir, _ = checkout_model_dir
+    reference = run([sys.executable, "-m", "daemon", "recognize", "--model", str(model_dir), "--grammar",
+                     str(REPO_ROOT / "grammars" / "en"), str(english_wav)], cwd=REPO_ROOT)
+    want = json.loads(reference.stdout.strip().splitlines()[-1])
+    print(f"packaging: installed recognize: {got}")
+    assert got["file"] == INSIDE_WAV
+    for key in ("recognized", "intent", "slots", "text"):
+        assert got[key] == want[key], (key, got, want)
+
+
+def test_check_config_as_service_user(root: OverlayRoot) -> None:
+    """The shipped /etc/voicecmd/config.yaml validates (model, grammars) when run as the service's user."""
+    proc = root.chroot("runuser", "-u", "voicecmd", "--", "voicecmd", "run", "--check-config", check=False)
+    assert proc.returncode == 0 and "config ok" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_remove_keeps_config_purge_removes_state(root: OverlayRoot) -> None:
+    """remove keeps the (edited) conffile and the state; purge deletes /etc/voicecmd and /var/lib/voicecmd."""
+    config = root.path / "etc/voicecmd/config.yaml"
+    config.write_text(config.read_text() + "\n# edited by the administrator\n")
+    (root.path / "var/lib/voicecmd/outbox.db").write_text("queued intents")
+    root.chroot("apt-get", "remove", "-y", "-q", "voicecmd")
+    assert "# edited by the administrator" in config.read_text()
+    assert (root.path / "var/lib/voicecmd/outbox.db").is_file()
+    assert not (root.path / "usr/lib/voicecmd").exists()
+    assert not (root.path / "usr/bin/voicecmd").exists()
+    root.chroot("apt-get", "purge", "-y", "-q", "voicecmd")
+    assert not (root.path / "etc/voicecmd").exists()
+    assert not (root.path / "var/lib/voicecmd").exists()
+    assert not (root.path / "etc/systemd/system/multi-user.target.wants/voicecmd.service").exists()
+    dpkg = root.chroot("dpkg-query", "-W", "-f", "${Status}", "voicecmd", check=False)
+    assert dpkg.returncode != 0 or "not-installed" in dpkg.stdout
