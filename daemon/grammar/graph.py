@@ -85,6 +85,15 @@ class WordGraph:
                 high = middle
         return found
 
+    def sentence_rank(self, state: int) -> int:
+        """Build order of the sentence that created ``state`` (hassil tries sentences in this order)."""
+        import bisect
+
+        starts = self._decoded.get("origin_starts")
+        if starts is None:
+            starts = self._decoded["origin_starts"] = [entry[0] for entry in self.origins]
+        return bisect.bisect_right(starts, state)
+
     def _labels(self) -> list:
         """Decoded output labels (kind, payload), decoded once."""
         labels = self._decoded.get("all")

@@ -103,6 +103,7 @@ class TextMatcher:
                 self.skip_sequences.append(words)
         # Longer skip phrases first so "could you" wins over "could".
         self.skip_sequences.sort(key=len, reverse=True)
+        self._skip_first_words = frozenset(sequence[0] for sequence in self.skip_sequences)
 
     def _step(self, dfa_state: int, word: str):
         """One Pike-VM step from an ordered set of NFA states, cached as a lazy DFA transition:
@@ -198,13 +199,15 @@ class TextMatcher:
         for index, path in self._finals_of(current):
             pairs = [(end, arc.output) for arc in reversed(path) if arc.output >= 0]
             position = end
+            states: list[int] = []  # the state after each word, last word first
             for links in reversed(history):
                 position -= 1
-                index, _arcs, outputs = links[index]
+                index, arcs, outputs = links[index]
+                states.append(arcs[-1].next)
                 for output in reversed(outputs):
                     pairs.append((position, output))
             pairs.reverse()
-            yield pairs
+            yield pairs, states
 
     # -- text
 
@@ -218,7 +221,7 @@ class TextMatcher:
 
     def remove_skip_words(self, words: list[str]) -> list[str]:
         """``words`` without any skip-word phrase."""
-        if not self.skip_sequences:
+        if not self.skip_sequences or self._skip_first_words.isdisjoint(words):
             return words
         result: list[str] = []
         index = 0
@@ -235,19 +238,31 @@ class TextMatcher:
     def parse(self, text: str) -> "IntentMatch | None":
         """Intent of ``text`` (skip words tried as part of the sentence first, then dropped), or None."""
         words = self.words_of(text)
-        match = self.match_words(words)
-        if match is None:
+        match, states = self.match_words(words)
+        if self.skip_sequences:
             without = self.remove_skip_words(words)
-            if without != words and without:
-                match = self.match_words(without)
+            if without is not words and without != words and without:
+                # hassil tries each sentence with the skip words left in, then without them, before moving on
+                # to the next sentence: the earlier sentence wins.
+                other, other_states = self.match_words(without)
+                if other is not None and (match is None or self._rank(other_states) < self._rank(states)):
+                    match = other
         return match
 
-    def match_words(self, words: list[str]) -> "IntentMatch | None":
-        """The first accepted reading of ``words`` whose context requirements hold."""
+    def match_words(self, words: list[str]) -> tuple:
+        """(first accepted reading of ``words`` whose context requirements hold, its states) or (None, [])."""
         interpret = self.graph.interpret_outputs
-        for outputs in self.accepted_outputs(words):
+        for outputs, states in self.accepted_outputs(words):
             match, context_ok = interpret(words, outputs)
             if context_ok:
-                return match
-        return None
+                return match, states
+        return None, []
+
+    def _rank(self, states: list[int]) -> int:
+        """Build order of the sentence of a path (its first state inside a sentence; skip words are outside)."""
+        for state in reversed(states):
+            rank = self.graph.sentence_rank(state)
+            if rank % 2 == 1:  # odd: inside a sentence's range of states
+                return rank
+        return 0
 

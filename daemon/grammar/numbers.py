@@ -55,11 +55,11 @@ def _zh_below_10000(n: int, liang: bool) -> list[str]:
     if rest == 0:
         return heads
     if rest < 100:
-        tails = ["零" + form for form in _zh_below_10000(rest, liang) if not form.startswith("十")]
-        if rest < 10 or rest >= 20:
-            tails = ["零" + _zh_below_10000(rest, liang)[0]]
-        else:
+        # 一千零五, 一千零二十; the teens keep their 一: 一千零一十五.
+        if 10 <= rest < 20:
             tails = ["零一十" + ("" if rest == 10 else _ZH_DIGITS[rest - 10])]
+        else:
+            tails = ["零" + _zh_below_10000(rest, liang)[0]]
     else:
         tails = _zh_below_10000(rest, liang)
     return [head + tail for head in heads for tail in tails]
