@@ -15,8 +15,8 @@ import numpy as np
 from daemon import paths
 from daemon.audio.source import AudioSource, make_source
 from daemon.config import DaemonConfig
-from daemon.errors import AudioSourceError, ModelError, VoicecmdError
-from daemon.pipeline import ActiveGrammar, CommandPipeline, EventSink, RecognizerLike, intent_names_of
+from daemon.errors import AudioSourceError, ModelError
+from daemon.pipeline import ActiveGrammar, CommandPipeline, RecognizerLike, intent_names_of
 from daemon.service.grammars import GrammarBuilder, GrammarManager, grammar_version
 from daemon.service.notify import Notifier
 from daemon.service.queues import DropOldestQueue
@@ -416,7 +416,4 @@ def run_daemon(config: DaemonConfig, **kwargs: Any) -> int:
     """Build and run the daemon with signal handlers installed; returns the exit code."""
     daemon = Daemon(config, **kwargs)
     daemon.install_signal_handlers()
-    try:
-        return daemon.run()
-    except VoicecmdError:
-        raise
+    return daemon.run()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Optional, Union
+from typing import Callable, Deque, Optional, Union
 
 import numpy as np
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import threading
 
-import numpy as np
-import pytest
 
 from daemon.app import Daemon
 from daemon.config import AudioConfig, DaemonConfig, ServiceConfig

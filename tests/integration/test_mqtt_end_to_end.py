@@ -3,11 +3,8 @@ native and Hermes topics; two daemons with different site_ids on one broker."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 
-import numpy as np
 import pytest
 
 from tests.daemon.speech import speech_bounds, synth_samples, write_wav
