@@ -446,8 +446,10 @@ def export(checkpoints: list[Path], lang_dir: Path, cmvn: Path, out_dir: Path, c
     export_cpu(model, out_dir, chunk, left)
     export_bpu(model, out_dir / "bpu", chunk, left, checkpoints[-1].name)
     model.eval()  # the exporter restores the wrappers' default training mode onto the model
-    shutil.copyfile(lang_dir / "units.txt", out_dir / "units.txt")
-    shutil.copyfile(lang_dir / "bpe.model", out_dir / "bpe.model")
+    # bpu/ is a complete model directory of its own (the runtime opens it with --backend bpu-onnx).
+    for target in (out_dir, out_dir / "bpu"):
+        shutil.copyfile(lang_dir / "units.txt", target / "units.txt")
+        shutil.copyfile(lang_dir / "bpe.model", target / "bpe.model")
     stats = json.loads(cmvn.read_text())
     (out_dir / "global_cmvn").write_text(json.dumps(stats) + "\n")
     (out_dir / "train.yaml").write_text(train_yaml(model.cfg, chunk, left))

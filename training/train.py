@@ -178,7 +178,7 @@ def train(args: argparse.Namespace) -> Path:
         _LOGGER.info("resumed at epoch %d batch %d (step %d)", epoch, batch_in_epoch, step)
     _LOGGER.info("%d parameters, %d training utterances (%.2f h), vocab %d", count_parameters(model), len(train_set),
                  train_set.lengths.sum() / 360000, cfg.vocab_size)
-    (out / "config.json").write_text(json.dumps({"model": cfg.to_dict(), "args": vars(args)}, indent=1))
+    (out / "config.json").write_text(json.dumps({"model": cfg.to_dict(), "args": vars(args)}, indent=1, default=str))
     ctc = torch.nn.CTCLoss(blank=0, reduction="sum", zero_infinity=True)
     fill = torch.from_numpy(mean)
     started = time.time()
