@@ -33,11 +33,12 @@ WILDCARD = "\x00*"
 # Output label kinds (the text before the first tab of an output label).
 LABEL_INTENT = "intent"  # intent\t["Name", {fixed slots}]
 LABEL_SLOT = "slot"  # slot\tname              (slot starts)
-LABEL_VALUE = "value"  # value\t<json value>   (list value chosen)
-LABEL_NUMBER = "number"  # number\t<json number> (range value spoken)
-LABEL_SPOKEN = "spoken"  # spoken\t             (value is the spoken text)
-LABEL_END = "end"  # end\t                    (slot ends)
+LABEL_VALUE = "value"  # value\t<json value>   (list value chosen; slot ends)
+LABEL_NUMBER = "number"  # number\t<json number> (range value spoken; slot ends)
+LABEL_SPOKEN = "spoken"  # spoken\t             (slot ends; its value is the spoken text)
+LABEL_END = "end"  # end\t                    (wildcard slot ends; its value is the spoken text)
 LABEL_CONTEXT = "context"  # context\t{...}      (context of the chosen list value)
+_LABEL_KINDS = (LABEL_INTENT, LABEL_SLOT, LABEL_VALUE, LABEL_NUMBER, LABEL_SPOKEN, LABEL_END, LABEL_CONTEXT)
 
 _MAX_PERMUTATION_ITEMS = 6
 
@@ -99,9 +100,10 @@ class WordGraph:
         labels = self._decoded.get("all")
         if labels is None:
             labels = []
+            kinds = {kind: kind for kind in _LABEL_KINDS}  # the constants themselves, so == is an identity check
             for text in self.outputs:
                 kind, _, payload = text.partition("\t")
-                labels.append((kind, json.loads(payload) if payload else None))
+                labels.append((kinds.get(kind, kind), json.loads(payload) if payload else None))
             self._decoded["all"] = labels
         return labels
 
@@ -120,6 +122,49 @@ class WordGraph:
                 words.append(arc.word)
         return self.interpret_outputs(words, outputs)
 
+    def interpret_chosen(self, words: list[str], chosen: list[tuple]) -> tuple:
+        """interpret_outputs for outputs given per position: ``chosen[k]`` are emitted before word k."""
+        from daemon.grammar.grammar import IntentMatch
+
+        intent = ""
+        slots: dict = {}
+        raw_slots: dict = {}
+        context: dict = {}
+        requires: dict = {}
+        excludes: dict = {}
+        open_slots: list[tuple] = []  # (slot name, first word index)
+        labels = self._decoded.get("all") or self._labels()
+        position = -1
+        for outputs in chosen:
+            position += 1
+            if not outputs:
+                continue
+            for output in outputs:
+                kind, payload = labels[output]
+                if kind == LABEL_SLOT:
+                    open_slots.append((payload, position))
+                elif kind == LABEL_VALUE or kind == LABEL_NUMBER:
+                    if open_slots:
+                        name, first = open_slots.pop()
+                        slots[name] = payload
+                        raw_slots[name] = join_words(words[first:position])
+                elif kind == LABEL_INTENT:
+                    intent = payload[0]
+                    if payload[1]:
+                        slots.update(payload[1])
+                    if len(payload) > 2:
+                        requires, excludes = payload[2], payload[3]
+                elif kind == LABEL_SPOKEN or kind == LABEL_END:
+                    if open_slots:
+                        name, first = open_slots.pop()
+                        slots[name] = raw_slots[name] = join_words(words[first:position])
+                elif kind == LABEL_CONTEXT:
+                    context.update(payload)
+        ok = True
+        if requires or excludes:
+            ok = context_satisfied(requires, excludes, context, slots)
+        return IntentMatch(intent=intent, slots=slots, raw_slots=raw_slots, text=join_words(words)), ok
+
     def interpret_outputs(self, words: list[str], outputs) -> tuple:
         """(IntentMatch, context ok) from the spoken words and the (word position, output) pairs of a path."""
         from daemon.grammar.grammar import IntentMatch
@@ -130,31 +175,27 @@ class WordGraph:
         context: dict = {}
         requires: dict = {}
         excludes: dict = {}
-        open_slots: list[list] = []  # [name, first word index, value, has value, spoken]
+        open_slots: list[tuple] = []  # (slot name, first word index)
         labels = self._decoded.get("all") or self._labels()
         for position, output in outputs:
             kind, payload = labels[output]
             if kind == LABEL_SLOT:
-                open_slots.append([payload, position, None, False, False])
-            elif kind == LABEL_END:
-                if open_slots:
-                    name, first, value, has_value, spoken = open_slots.pop()
-                    raw = join_words(words[first:position])
-                    slots[name] = raw if spoken or not has_value else value
-                    raw_slots[name] = raw
+                open_slots.append((payload, position))
             elif kind == LABEL_VALUE or kind == LABEL_NUMBER:
                 if open_slots:
-                    open_slots[-1][2] = payload
-                    open_slots[-1][3] = True
+                    name, first = open_slots.pop()
+                    slots[name] = payload
+                    raw_slots[name] = join_words(words[first:position])
             elif kind == LABEL_INTENT:
                 intent = payload[0]
                 if payload[1]:
                     slots.update(payload[1])
                 if len(payload) > 2:
                     requires, excludes = payload[2], payload[3]
-            elif kind == LABEL_SPOKEN:
+            elif kind == LABEL_SPOKEN or kind == LABEL_END:
                 if open_slots:
-                    open_slots[-1][4] = True
+                    name, first = open_slots.pop()
+                    slots[name] = raw_slots[name] = join_words(words[first:position])
             elif kind == LABEL_CONTEXT:
                 context.update(payload)
         ok = True
@@ -307,13 +348,12 @@ class _Builder:
             self.arc(end, WILDCARD, end)
             self.arc(end, None, dst, self.label(LABEL_END))
             return
-        inner_src, inner_dst = self.new_state(), self.new_state()
+        inner_src = self.new_state()
         self.arc(src, None, inner_src, self.label(LABEL_SLOT, ref.slot_name))
-        self.arc(inner_dst, None, dst, self.label(LABEL_END))
         requires, excludes = _context_rules(data)
         filtered = (requires or excludes) and any(getattr(v, "context", None) for v in getattr(slot_list, "values", ()))
         key = ("list", id(slot_list), id(data) if filtered else None)
-        self.instantiate(key, inner_src, inner_dst,
+        self.instantiate(key, inner_src, dst,
                          lambda s, d: self.build_list_body(slot_list, s, d, stack, requires, excludes))
 
     def build_list_body(self, slot_list, src: int, dst: int, stack: tuple, requires: dict, excludes: dict) -> None:

@@ -144,6 +144,7 @@ class TextMatcher:
         self._dfa_members: list[tuple] = []
         self._dfa_next: list[dict] = []
         self._dfa_finals: list[list | None] = []
+        self._dfa_final_outputs: dict[int, list] = {}
         self._dfa_start = -1
         self._dfa_start = self._intern((self.graph.start,))
 
@@ -181,7 +182,8 @@ class TextMatcher:
             yield [arc for arcs in reversed(pieces) for arc in arcs]
 
     def accepted_outputs(self, words: list[str]):
-        """Like accepted_paths, but each path as its (word position, output) pairs (what interpretation needs)."""
+        """Like accepted_paths, but each path as the outputs before each word and after the last one (what
+        interpretation needs), with the states after each word (last first)."""
         if len(self._dfa_members) >= _MAX_DFA_STATES:
             self._reset_dfa()
         current = self._dfa_start
@@ -195,28 +197,35 @@ class TextMatcher:
                 return
             current, links = step
             history.append(links)
-        end = len(words)
-        for index, path in self._finals_of(current):
-            pairs = [(end, arc.output) for arc in reversed(path) if arc.output >= 0]
-            position = end
+        for index, final_outputs in self._final_outputs_of(current):
+            chosen: list[tuple] = [final_outputs]  # outputs before each word, then after the last one
             states: list[int] = []  # the state after each word, last word first
             for links in reversed(history):
-                position -= 1
                 index, arcs, outputs = links[index]
                 states.append(arcs[-1].next)
-                for output in reversed(outputs):
-                    pairs.append((position, output))
-            pairs.reverse()
-            yield pairs, states
+                chosen.append(outputs)
+            chosen.reverse()
+            yield chosen, states
+
+    def _final_outputs_of(self, dfa_state: int) -> list:
+        """(member index, outputs of its epsilon path to a final state), in priority order."""
+        cached = self._dfa_final_outputs.get(dfa_state)
+        if cached is None:
+            cached = [(index, tuple(a.output for a in path if a.output >= 0))
+                      for index, path in self._finals_of(dfa_state)]
+            self._dfa_final_outputs[dfa_state] = cached
+        return cached
 
     # -- text
 
     def words_of(self, text: str) -> list[str]:
         """Words of ``text`` with written numbers spoken in the text's language."""
-        if contains_cjk(text) and self.chinese_language:
+        if self.other_language is None:
+            language = self.chinese_language or "en"
+        elif self.chinese_language is not None and contains_cjk(text):
             language = self.chinese_language
         else:
-            language = self.other_language or self.chinese_language or "en"
+            language = self.other_language
         return split_words(text, language)
 
     def remove_skip_words(self, words: list[str]) -> list[str]:
@@ -250,16 +259,42 @@ class TextMatcher:
         return match
 
     def match_words(self, words: list[str]) -> tuple:
-        """(first accepted reading of ``words`` whose context requirements hold, its states) or (None, [])."""
-        interpret = self.graph.interpret_outputs
-        for outputs, states in self.accepted_outputs(words):
-            match, context_ok = interpret(words, outputs)
+        """(first accepted reading of ``words`` whose context requirements hold, its trail for _rank) or None."""
+        # The same walk as accepted_outputs, inlined: this is the hot path of parse().
+        if len(self._dfa_members) >= _MAX_DFA_STATES:
+            self._reset_dfa()
+        current = self._dfa_start
+        history: list[tuple] = []
+        nexts = self._dfa_next
+        missing = _MISSING
+        for word in words:
+            step = nexts[current].get(word, missing)
+            if step is missing:
+                step = self._step(current, word)
+            if step is None:
+                return None, []
+            current, links = step
+            history.append(links)
+        interpret = self.graph.interpret_chosen
+        for final_index, final_outputs in self._final_outputs_of(current):
+            chosen: list[tuple] = [final_outputs]
+            index = final_index
+            for links in reversed(history):
+                index, _arcs, outputs = links[index]
+                chosen.append(outputs)
+            chosen.reverse()
+            match, context_ok = interpret(words, chosen)
             if context_ok:
-                return match, states
-        return None, []
+                return match, (history, final_index)
+        return None, ([], 0)
 
-    def _rank(self, states: list[int]) -> int:
+    def _rank(self, trail: tuple) -> int:
         """Build order of the sentence of a path (its first state inside a sentence; skip words are outside)."""
+        history, index = trail
+        states: list[int] = []
+        for links in reversed(history):
+            index, arcs, _outputs = links[index]
+            states.append(arcs[-1].next)
         for state in reversed(states):
             rank = self.graph.sentence_rank(state)
             if rank % 2 == 1:  # odd: inside a sentence's range of states

@@ -142,3 +142,14 @@ def test_unknown_data_key_is_a_warning_not_an_error(tmp_path):
 def test_error_message_counts_further_problems(tmp_path):
     path = write_grammar(tmp_path, one_intent(["{a} {b}"]))
     assert "(and 1 more problems; run 'voicecmd check-grammar')" in error_of(path)
+
+
+def test_sentence_that_can_be_empty_is_a_warning(tmp_path):
+    path = write_grammar(tmp_path, one_intent(["[please] [now]", "hello [there]"]))
+    grammar, problems = check_grammar([path])
+    line, column = position_of(path, "[please]")
+    assert [str(p) for p in problems] == [
+        f"{path}:{line}:{column}: warning: this sentence can be said with no words at all; "
+        "make at least one part required"
+    ]
+    assert grammar.parse("").intent == "Test"  # as hassil: the empty text matches it
