@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from daemon.grammar.graph import WILDCARD, Arc, WordGraph, build_word_graph
 from daemon.grammar.model import WildcardList
 from daemon.grammar.numbers import is_chinese
-from daemon.grammar.words import contains_cjk, split_words
+from daemon.grammar.words import contains_cjk, has_unit_sign, split_words
 
 if TYPE_CHECKING:  # pragma: no cover
     from daemon.grammar.grammar import Grammar, IntentMatch
@@ -218,7 +218,7 @@ class TextMatcher:
 
     # -- text
 
-    def words_of(self, text: str) -> list[str]:
+    def words_of(self, text: str, speak_units: bool = True) -> list[str]:
         """Words of ``text`` with written numbers spoken in the text's language."""
         if self.other_language is None:
             language = self.chinese_language or "en"
@@ -226,7 +226,7 @@ class TextMatcher:
             language = self.chinese_language
         else:
             language = self.other_language
-        return split_words(text, language)
+        return split_words(text, language, speak_units)
 
     def remove_skip_words(self, words: list[str]) -> list[str]:
         """``words`` without any skip-word phrase."""
@@ -246,7 +246,14 @@ class TextMatcher:
 
     def parse(self, text: str) -> "IntentMatch | None":
         """Intent of ``text`` (skip words tried as part of the sentence first, then dropped), or None."""
-        words = self.words_of(text)
+        match = self.parse_words(self.words_of(text))
+        if match is None and has_unit_sign(text):
+            # "{brightness}%" templates: the sign is punctuation there, so try the number without its unit word.
+            match = self.parse_words(self.words_of(text, speak_units=False))
+        return match
+
+    def parse_words(self, words: list[str]) -> "IntentMatch | None":
+        """Intent of a word list (skip words handled as in parse)."""
         match, states = self.match_words(words)
         if self.skip_sequences:
             without = self.remove_skip_words(words)

@@ -44,17 +44,23 @@ _SIMPLE_LATIN = re.compile(r"[a-z ]*")
 _SIMPLE_CJK = re.compile(rf"[{_CJK_RANGES} ]*")
 
 
-def split_words(text: str, language: str) -> list[str]:
-    """Words of ``text``: case-folded, punctuation dropped, CJK split per character, digits spoken."""
+def split_words(text: str, language: str, speak_units: bool = True) -> list[str]:
+    """Words of ``text``: case-folded, punctuation dropped, CJK split per character, digits spoken
+    (with ``speak_units`` a ``%``/``°C`` after a number is spoken too: 百分之五十 / "fifty percent")."""
     simple = text.casefold().translate(_PUNCTUATION_TO_SPACE)
     if _SIMPLE_LATIN.fullmatch(simple):
         return simple.split()
     if _SIMPLE_CJK.fullmatch(simple):
         return list(simple.replace(" ", ""))
-    return _split_words_slow(text, language)
+    return _split_words_slow(text, language, speak_units)
 
 
-def _split_words_slow(text: str, language: str) -> list[str]:
+def has_unit_sign(text: str) -> bool:
+    """True when ``text`` has a number followed by %, °C or ℃ (read either as words or as nothing)."""
+    return any(match.group("unit") for match in _TOKEN.finditer(text) if match.group("num"))
+
+
+def _split_words_slow(text: str, language: str, speak_units: bool = True) -> list[str]:
     words: list[str] = []
     for match in _TOKEN.finditer(text):
         cjk = match.group("cjk")
@@ -67,7 +73,7 @@ def _split_words_slow(text: str, language: str) -> list[str]:
             if spoken is None:
                 words.append(number)
                 continue
-            unit = _unit_words(match.group("unit") or "", language)
+            unit = _unit_words(match.group("unit") or "", language) if speak_units else ""
             if unit == "百分之":
                 spoken = unit + spoken
             elif unit:

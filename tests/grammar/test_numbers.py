@@ -92,3 +92,11 @@ def test_percent_and_degree_signs(tmp_path):
     en = grammar_from(tmp_path, one_intent(["{n} percent", "{n} degrees"], "n:\n  range: {from: 0, to: 100}"), "en.yaml")
     assert en.parse("50%").slots == {"n": 50}
     assert en.parse("26°C").slots == {"n": 26}
+
+
+def test_unit_sign_written_in_the_template_is_punctuation(tmp_path):
+    en = grammar_from(tmp_path, one_intent(["brightness {n}%"], "n:\n  range: {from: 0, to: 100}"))
+    assert en.parse("brightness 50%").slots == {"n": 50}
+    zh = grammar_from(tmp_path, one_intent(["亮度{n}%"], "n:\n  range: {from: 0, to: 100}", "zh-cn"), "zh.yaml")
+    assert zh.parse("亮度50%").slots == {"n": 50}
+    assert zh.parse("亮度五十").slots == {"n": 50}
