@@ -72,6 +72,10 @@ class MqttLink:
         self._subscribed = threading.Event()
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        # stop() and the supervisor both stop/start paho's thread: never at the same time
+        self._lifecycle_lock = threading.Lock()
+        self._net_restarts = 0
+        self._net_restart_at = 0.0
         self._started = False
         self._stopped = False
         # mid -> outbox seq (None for messages that are not queued); PUBACKs that beat the bookkeeping wait in
@@ -174,8 +178,9 @@ class MqttLink:
                 info.wait_for_publish(timeout=max(0.1, min(_OFFLINE_PUBLISH_WAIT_S, deadline - time.monotonic())))
             except (RuntimeError, ValueError) as err:
                 _LOGGER.warning("MQTT: offline status not published: %s", err)
-        self._client.disconnect()
-        self._client.loop_stop()
+        with self._lifecycle_lock:
+            self._client.disconnect()
+            self._client.loop_stop()
         if self._sender is not None:
             self._sender.join(timeout=2.0)
         self._stopped = True
@@ -297,9 +302,19 @@ class MqttLink:
             thread.name = f"mqtt-{self._site_id}"
 
     def _supervise_network_thread(self) -> None:
-        thread = paho_compat.network_thread(self._client)
-        if (thread is None or not thread.is_alive()) and not self._stopping.is_set():
-            _LOGGER.error("MQTT network thread ended unexpectedly; restarting it")
+        """Restart paho's thread if it died (paho 1.6 lets e.g. a TLS alert escape loop_forever), with backoff."""
+        with self._lifecycle_lock:
+            thread = paho_compat.network_thread(self._client)
+            if self._stopping.is_set() or (thread is not None and thread.is_alive()):
+                return
+            now = time.monotonic()
+            if now < self._net_restart_at:
+                return
+            self._net_restarts += 1
+            delay = min(self._config.reconnect_max_s, self._config.reconnect_min_s * 2 ** min(self._net_restarts, 16))
+            self._net_restart_at = now + delay
+            _LOGGER.error("MQTT network thread ended unexpectedly (%d time(s) in a row); restarting it",
+                          self._net_restarts)
             self._client.loop_stop()
             if not self._client.is_connected():  # else the new thread carries on with the open session
                 self._connected.clear()
@@ -333,6 +348,7 @@ class MqttLink:
             self._last_refusal = reason
             return
         self._last_refusal = None
+        self._net_restarts = 0
         self.stats["connects"] += 1
         _LOGGER.info("MQTT connected to %s:%d", self._config.host, self._config.port)
         with self._ack_lock:
