@@ -166,3 +166,29 @@ def test_microphone_reads_through_alsa_bit_exact_or_resampled(tmp_path, device_r
         a, b = captured[delay : delay + n].astype(float), speech[:n].astype(float)
         snr = 10 * np.log10(np.sum(b ** 2) / np.sum((a - b) ** 2))
         assert snr > 20, snr
+
+
+def _alsa_home(tmp_path: Path) -> dict[str, str]:
+    raw = tmp_path / "in.raw"
+    raw.write_bytes(np.zeros(16000, "<i2").tobytes())
+    (tmp_path / ".asoundrc").write_text(
+        f'pcm.wavin {{ type file; slave.pcm "null"; file "/dev/null"; infile "{raw}"; format "raw" }}\n')
+    return {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+
+
+def test_devices_command_lists_input_devices(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "daemon", "devices"], capture_output=True, text=True, cwd=ROOT,
+                          timeout=60, env=_alsa_home(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert any(line.split()[1] == "wavin" for line in proc.stdout.splitlines())
+
+
+def test_unknown_device_names_the_available_ones(tmp_path):
+    script = ("from daemon.audio.microphone import MicrophoneSource\n"
+              "from daemon.errors import AudioSourceError\n"
+              "try:\n    MicrophoneSource(device='nosuchmic').open()\n"
+              "except AudioSourceError as e:\n    print(e)\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                          env=_alsa_home(tmp_path))
+    assert "audio.device: no input device matching 'nosuchmic' (available: " in proc.stdout
+    assert "wavin" in proc.stdout
