@@ -32,5 +32,7 @@ def default_grammar_dir() -> Path:
 
 
 def default_demo_audio_dir() -> Path:
-    """Bundled demo recordings used when no microphone exists."""
+    """Bundled demo recordings used when no microphone exists: $VOICECMD_DEMO_AUDIO_DIR or the shipped ones."""
+    if "VOICECMD_DEMO_AUDIO_DIR" in os.environ:
+        return Path(os.environ["VOICECMD_DEMO_AUDIO_DIR"])
     return _first_existing(INSTALLED_SHARE / "demo", SOURCE_ROOT / "demo" / "audio")
