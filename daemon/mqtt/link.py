@@ -381,10 +381,14 @@ class MqttLink:
             self.stats["disconnects"] += 1
         if self._stopping.is_set():
             return
-        _LOGGER.warning(
-            "MQTT disconnected from %s:%d (%s); reconnecting with backoff, %d message(s) queued",
-            self._config.host, self._config.port, reason, self.queued,
-        )
+        if was_connected:
+            _LOGGER.warning(
+                "MQTT disconnected from %s:%d (%s); reconnecting with backoff, %d message(s) queued",
+                self._config.host, self._config.port, reason, self.queued,
+            )
+        elif self._last_refusal is None:  # a failed handshake repeats on every retry: say it once
+            _LOGGER.error("MQTT cannot connect to %s:%d: %s", self._config.host, self._config.port, reason)
+            self._last_refusal = reason
 
     def _handle_subscribe(self, mid: int) -> None:
         self._subscribed.set()
