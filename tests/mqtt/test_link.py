@@ -393,3 +393,26 @@ def test_starting_before_the_broker_is_up_delivers_once_it_is(tmp_path):
     finally:
         link.stop(1)
         broker.stop()
+
+
+def test_a_full_queue_drops_the_oldest_counts_and_logs(tmp_path, caplog):
+    broker = Broker(tmp_path / "broker", persistence=True)
+    topics = ["voicecmd/kitchen/intent/#"]
+    with broker:
+        Subscriber(broker.port, topics, client_id="bound-sub", clean_session=False).start().stop()
+    cfg = MqttConfig.from_dict({**FAST, "port": broker.port, "queue_max": 8, "hermes": False, "discovery": False})
+    link = MqttLink(cfg, "kitchen", tmp_path / "state", None)
+    link.start()
+    try:
+        with caplog.at_level(logging.WARNING):
+            for i in range(12):  # one message per intent with Hermes and discovery off
+                link.publish_intent(make_intent(i))
+        assert link.queued == 8 and link.dropped == 4
+        assert "MQTT queue full (8 messages): dropped 1 oldest (4 dropped in all)" in caplog.text
+        broker.start()
+        with Subscriber(broker.port, topics, client_id="bound-sub", clean_session=False) as sub:
+            got = sub.wait_for(lambda ms: len(ms) == 8)
+            assert sorted(json.loads(m.payload)["utterance_id"] for m in got) == [f"utt-{i:05d}" for i in range(4, 12)]
+    finally:
+        link.stop(1)
+        broker.stop()
