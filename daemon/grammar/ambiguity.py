@@ -55,7 +55,7 @@ def _outputs(arcs: tuple) -> tuple:
 
 def find_ambiguities(graph: WordGraph, limit: int = 10, budget: int = 2_000_000) -> tuple[list[Ambiguity], bool]:
     """Ambiguous word strings (at most ``limit``, shortest first) and whether the search finished within ``budget``."""
-    walker = GraphWalker(graph)
+    walker = GraphWalker(graph, distinct_outputs=True)
     start_config = (graph.start, graph.start, ((), ()))
     parents: dict[tuple, tuple | None] = {start_config: None}
     queue: deque = deque([start_config])

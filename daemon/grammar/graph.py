@@ -254,6 +254,58 @@ def value_fits(value_context: dict, requires: dict, excludes: dict) -> bool:
 # ---------------------------------------------------------------------------- building
 
 
+_MAX_TRIE_FORMS = 64
+
+
+def _word_forms(expr: Expression, limit: int) -> list[tuple[str, ...]] | None:
+    """Every word sequence of an expression made only of words and alternatives (at most ``limit``), else None."""
+    if isinstance(expr, Word):
+        return [(expr.text,)]
+    if isinstance(expr, Sequence):
+        forms: list[tuple[str, ...]] = [()]
+        for item in expr.items:
+            item_forms = _word_forms(item, limit)
+            if item_forms is None:
+                return None
+            forms = [a + b for a in forms for b in item_forms]
+            if len(forms) > limit:
+                return None
+        return forms
+    if isinstance(expr, Alternative):
+        forms = []
+        for choice in expr.choices:
+            choice_forms = _word_forms(choice, limit)
+            if choice_forms is None:
+                return None
+            forms.extend(choice_forms)
+        if expr.optional:
+            forms.append(())
+        if len(forms) > limit:
+            return None
+        return list(dict.fromkeys(forms))
+    return None
+
+
+class _Trie:
+    """Word sequences from one state, sharing prefixes."""
+
+    def __init__(self, builder: "_Builder", root: int) -> None:
+        self.builder = builder
+        self.root = root
+        self.children: dict[tuple[int, str], int] = {}
+
+    def walk(self, words: tuple[str, ...]) -> int:
+        """The state after ``words`` (created as needed)."""
+        state = self.root
+        for word in words:
+            nxt = self.children.get((state, word))
+            if nxt is None:
+                nxt = self.children[(state, word)] = self.builder.new_state()
+                self.builder.arc(state, word, nxt)
+            state = nxt
+        return state
+
+
 def _context_rules(data) -> tuple[dict, dict]:
     if isinstance(data, IntentData):
         return data.requires_context or {}, data.excludes_context or {}
@@ -312,6 +364,11 @@ class _Builder:
                 self.build(item, current, target, data, stack)
                 current = target
         elif isinstance(expr, Alternative):
+            forms = _word_forms(expr, _MAX_TRIE_FORMS)
+            if forms is not None:
+                # Plain word choices share their prefixes, so the parser keeps fewer states alive.
+                self.build_prefix_tree(forms, src, dst)
+                return
             for choice in expr.choices:
                 self.build(choice, src, dst, data, stack)
             if expr.optional:
@@ -356,16 +413,54 @@ class _Builder:
         self.instantiate(key, inner_src, dst,
                          lambda s, d: self.build_list_body(slot_list, s, d, stack, requires, excludes))
 
+    def build_prefix_tree(self, forms: list[tuple[str, ...]], src: int, dst: int) -> None:
+        """Word sequences from src to dst sharing prefixes; a branch that ends alone goes straight to dst.
+        Arcs keep the order in which the forms need them (the parser's priority order)."""
+        root: list = []  # ordered entries: ["word", word, child entries] or ["end"]
+        for form in forms:
+            node = root
+            for word in form:
+                for entry in node:
+                    if entry[0] == "word" and entry[1] == word:
+                        node = entry[2]
+                        break
+                else:
+                    child: list = []
+                    node.append(["word", word, child])
+                    node = child
+            if ["end"] not in node:
+                node.append(["end"])
+
+        def emit(state: int, node: list) -> None:
+            for entry in node:
+                if entry[0] == "end":
+                    self.arc(state, None, dst)
+                    continue
+                child = entry[2]
+                if child == [["end"]]:
+                    self.arc(state, entry[1], dst)
+                else:
+                    target = self.new_state()
+                    self.arc(state, entry[1], target)
+                    emit(target, child)
+
+        emit(src, root)
+
     def build_list_body(self, slot_list, src: int, dst: int, stack: tuple, requires: dict, excludes: dict) -> None:
         if isinstance(slot_list, RangeList):
             self.build_range(slot_list, src, dst)
             return
         assert isinstance(slot_list, ValueList)
+        trie = _Trie(self, src)
         for value in slot_list.values:
             if not value_fits(value.context, requires, excludes):
                 continue
-            middle = self.new_state()
-            self.build(value.expression, src, middle, slot_list.language, stack)
+            forms = _word_forms(value.expression, _MAX_TRIE_FORMS)
+            if forms is not None and len(forms) == 1:
+                middle = trie.walk(forms[0])  # values said as plain words share prefixes (a trie)
+            else:
+                middle = self.new_state()
+                self.build(value.expression, src, middle, slot_list.language, stack)
             if value.context:
                 after = self.new_state()
                 self.arc(middle, None, after, self.label(LABEL_CONTEXT, value.context))

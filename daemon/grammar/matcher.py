@@ -23,8 +23,11 @@ _MISSING = object()
 class GraphWalker:
     """Epsilon closures and per-state word transitions of a WordGraph, computed lazily and cached."""
 
-    def __init__(self, graph: WordGraph) -> None:
+    def __init__(self, graph: WordGraph, distinct_outputs: bool = False) -> None:
         self.graph = graph
+        # The parser needs one (the first) path per state; the ambiguity search needs every path that emits
+        # different outputs, even when they meet again in one state.
+        self.distinct_outputs = distinct_outputs
         self._transitions: list[dict | None] = [None] * graph.num_states
         self._closures: list[tuple | None] = [None] * graph.num_states
 
@@ -35,7 +38,8 @@ class GraphWalker:
         arcs_of = self.graph.arcs
         members: list[tuple[int, tuple]] = [(state, ())]
         table: dict[str, list] = {}
-        seen = {state}
+        distinct = self.distinct_outputs
+        seen = {(state, ()) if distinct else state}
         stack: list[tuple[int, tuple, int]] = [(state, (), 0)]
         while stack:
             current, path, index = stack.pop()
@@ -49,11 +53,14 @@ class GraphWalker:
                     if arc.output >= 0:
                         outputs += (arc.output,)
                     table.setdefault(arc.word, []).append((arc.next, arcs_taken, outputs))
-                elif arc.next not in seen:
-                    seen.add(arc.next)
-                    stack.append((current, path, index))  # resume here after the deeper state
+                else:
                     # Epsilon arcs without output mean nothing to interpret(): leave them out of the paths.
                     new_path = path + (arc,) if arc.output >= 0 else path
+                    key = (arc.next, tuple(a.output for a in new_path)) if distinct else arc.next
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    stack.append((current, path, index))  # resume here after the deeper state
                     members.append((arc.next, new_path))
                     stack.append((arc.next, new_path, 0))
                     break
