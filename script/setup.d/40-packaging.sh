@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 
 packages="debhelper dh-python python3-all python3-dev python3-setuptools python3-pip devscripts lintian fakeroot
-build-essential dpkg-dev systemd-container debootstrap qemu-user-static binfmt-support espeak-ng sox"
+build-essential dpkg-dev systemd-container debootstrap qemu-user-static binfmt-support espeak-ng sox file"
 # shellcheck disable=SC2086
 if ! dpkg -s $packages >/dev/null 2>&1; then
   $SUDO apt-get update -qq
