@@ -225,10 +225,11 @@ class Daemon:
         for thread in self._threads:
             if thread.name != "audio" and not thread.join(_JOIN_TIMEOUT_S):
                 _LOGGER.warning("thread %s did not stop within %.0f s", thread.name, _JOIN_TIMEOUT_S)
+        audio_stuck = False
         for thread in self._threads:
-            if thread.name == "audio":
-                thread.join(1.0)  # a blocked device read is abandoned: it is a daemon thread
-        if self.source is not None:
+            if thread.name == "audio" and not thread.join(1.0):
+                audio_stuck = True  # a read blocked in the driver: abandon it (daemon thread), never close under it
+        if self.source is not None and not audio_stuck:
             self.source.close()
         if self.sink is not None:
             try:
