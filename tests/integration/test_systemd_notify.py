@@ -41,7 +41,7 @@ def test_ready_watchdog_stall_and_stopping(tmp_path, config):
         stalled_at = time.monotonic()
         time.sleep(2.0)
         last_ping = max(rx.times_of("WATCHDOG=1"))
-        assert last_ping < stalled_at + 0.6 + 0.25, "watchdog kept pinging while no audio arrived"
+        assert last_ping < stalled_at + 0.6 + 0.6, "watchdog kept pinging while no audio arrived"
         assert any(line.startswith("STATUS=deaf") for line in rx.lines())
 
         daemon.start_silence()  # audio again: pings resume
