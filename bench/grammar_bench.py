@@ -41,6 +41,7 @@ def _throughput(parse, texts: list[str], min_seconds: float) -> float:
 
 
 def bench_parse(min_seconds: float) -> None:
+    """Print parse throughput of voicecmd and hassil on the shipped grammars."""
     import hassil
     from hassil.util import merge_dict
 
@@ -80,6 +81,7 @@ def _compile_figure(label: str, paths: list[Path]) -> None:
 
 
 def bench_compile() -> None:
+    """Print compile time and size figures."""
     print("== compile (load + WordGraph + ambiguity search)")
     for language in ("zh", "en"):
         _compile_figure(f"shipped {language}", [ROOT / "grammars" / language])

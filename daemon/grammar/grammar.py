@@ -86,6 +86,7 @@ class Grammar:
         seen: set[tuple] = set()
 
         def check(expr: Expression, position: SourcePosition, data: IntentData | str, stack: tuple[str, ...]) -> None:
+            """Report unknown lists/rules and rule cycles reachable from ``expr``."""
             for ref in iter_references(expr):
                 where = SourcePosition(position.file, position.line, position.column + ref.offset)
                 if isinstance(ref, ListReference):

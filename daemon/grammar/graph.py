@@ -122,8 +122,8 @@ class WordGraph:
                 words.append(arc.word)
         return self.interpret_outputs(words, outputs)
 
-    def interpret_chosen(self, words: list[str], chosen: list[tuple]) -> tuple:
-        """interpret_outputs for outputs given per position: ``chosen[k]`` are emitted before word k."""
+    def interpret_positioned(self, words: list[str], chosen: list[tuple]) -> tuple:
+        """interpret_outputs for outputs grouped by position: ``chosen`` = [(word position, outputs), ...]."""
         from daemon.grammar.grammar import IntentMatch
 
         intent = ""
@@ -134,11 +134,7 @@ class WordGraph:
         excludes: dict = {}
         open_slots: list[tuple] = []  # (slot name, first word index)
         labels = self._decoded.get("all") or self._labels()
-        position = -1
-        for outputs in chosen:
-            position += 1
-            if not outputs:
-                continue
+        for position, outputs in chosen:
             for output in outputs:
                 kind, payload = labels[output]
                 if kind == LABEL_SLOT:
@@ -334,10 +330,12 @@ class _Builder:
         self.origins: list[tuple] = []
 
     def new_state(self) -> int:
+        """Add a state; returns its number."""
         self.arcs.append([])
         return len(self.arcs) - 1
 
     def label(self, kind: str, payload: object = None) -> int:
+        """Index of an output label (deduplicated by content)."""
         text = kind + "\t" + ("" if payload is None else json.dumps(payload, ensure_ascii=False, sort_keys=True))
         index = self.output_index.get(text)
         if index is None:
@@ -346,11 +344,13 @@ class _Builder:
         return index
 
     def arc(self, src: int, word: str | None, dst: int, output: int = -1) -> None:
+        """Add an arc."""
         self.arcs[src].append(Arc(word, dst, output))
 
     # -- expressions
 
     def build(self, expr: Expression, src: int, dst: int, data: IntentData | str, stack: tuple) -> None:
+        """Add the paths of ``expr`` from src to dst."""
         if isinstance(expr, Word):
             self.arc(src, expr.text, dst)
         elif isinstance(expr, Sequence):
@@ -384,6 +384,7 @@ class _Builder:
             self.build_list(expr, src, dst, data, stack)
 
     def build_rule(self, ref: RuleReference, src: int, dst: int, data: IntentData | str, stack: tuple) -> None:
+        """Add an expansion rule between src and dst (a copy of its fragment)."""
         rule = self.grammar.find_rule(ref.rule_name, data)
         if rule is None or ref.rule_name in stack:
             raise ValueError(f"unknown or recursive rule <{ref.rule_name}>")
@@ -395,6 +396,7 @@ class _Builder:
         self.instantiate(key, src, dst, lambda s, d: self.build(rule.expression, s, d, data, stack + (ref.rule_name,)))
 
     def build_list(self, ref: ListReference, src: int, dst: int, data: IntentData | str, stack: tuple) -> None:
+        """Add a slot: start label, then the list's fragment (values end the slot)."""
         slot_list = self.grammar.find_list(ref.list_name, data)
         if slot_list is None:
             raise ValueError(f"unknown list {{{ref.list_name}}}")
@@ -432,6 +434,7 @@ class _Builder:
                 node.append(["end"])
 
         def emit(state: int, node: list) -> None:
+            """Add the arcs of one prefix-tree node."""
             for entry in node:
                 if entry[0] == "end":
                     self.arc(state, None, dst)
@@ -447,6 +450,7 @@ class _Builder:
         emit(src, root)
 
     def build_list_body(self, slot_list, src: int, dst: int, stack: tuple, requires: dict, excludes: dict) -> None:
+        """Add every value of a list (plain-word values as one prefix tree)."""
         if isinstance(slot_list, RangeList):
             self.build_range(slot_list, src, dst)
             return
@@ -472,6 +476,7 @@ class _Builder:
 
     def build_range(self, slot_list: RangeList, src: int, dst: int) -> None:
         # A trie over the spoken forms shares their prefixes (二十一 ... 二十九 share 二十).
+        """Add the spoken forms of a range's numbers, each ending with its number label."""
         children: dict[tuple[int, str], int] = {}
         for number in slot_list.numbers():
             meaning = slot_list.meaning(number)
@@ -516,6 +521,7 @@ class _Builder:
     # -- whole grammar
 
     def build_grammar(self) -> WordGraph:
+        """Build the whole graph: one branch per data block from the start state."""
         start = self.new_state()
         final = self.new_state()
         for intent, datas in self.grammar.intents.items():
@@ -544,6 +550,7 @@ class _Builder:
         return keys
 
     def build_data(self, intent: str, data: IntentData, start: int, final: int) -> None:
+        """Add one data block: intent label, optional skip words, its sentences."""
         if data.requires_context and not set(data.requires_context) <= self.context_keys():
             # Nothing can supply the required context (there is no caller context): the block never matches.
             return
@@ -583,6 +590,7 @@ class _Builder:
         return False
 
     def skip_arcs(self, src: int, dst: int, skip_words: list[str], language: str) -> None:
+        """Nothing or one skip phrase between src and dst."""
         self.arc(src, None, dst)
         for skip in skip_words:
             words = split_words(skip, language)

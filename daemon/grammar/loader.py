@@ -135,13 +135,16 @@ class _FileLoader:
         self.language = ""
 
     def pos(self, node: _Node, offset: int = 0) -> SourcePosition:
+        """Position of ``node`` (plus ``offset`` characters into a quoted or plain scalar)."""
         return SourcePosition(self.file, node.line, node.column + offset + (1 if node.quoted else 0))
 
     def problem(self, node: _Node | None, message: str, offset: int = 0, severity: str = "error") -> None:
+        """Record a problem at ``node``."""
         position = self.pos(node, offset) if node is not None else SourcePosition(self.file, 1, 1)
         self.data.problems.append(GrammarProblem(position, message, severity))
 
     def load(self) -> None:
+        """Read this file into the shared LoadedGrammarData."""
         try:
             root = _compose_file(self.path)
         except OSError as exc:
@@ -200,18 +203,21 @@ class _FileLoader:
     # -- helpers
 
     def expect_mapping(self, node: _Node, what: str) -> dict:
+        """The mapping of ``node``, or {} after recording a problem."""
         if not isinstance(node.value, dict):
             self.problem(node, f"{what} must be a mapping")
             return {}
         return node.value
 
     def expect_list(self, node: _Node, what: str) -> list[_Node]:
+        """The items of ``node``, or [] after recording a problem."""
         if not isinstance(node.value, list):
             self.problem(node, f"{what} must be a list")
             return []
         return node.value
 
     def parse(self, text: str, node: _Node) -> Expression | None:
+        """Parse a template written at ``node``; None after recording a syntax problem."""
         try:
             return parse_template(text, self.language)
         except TemplateSyntaxError as exc:
@@ -219,6 +225,7 @@ class _FileLoader:
             return None
 
     def load_settings(self, node: _Node) -> None:
+        """Read ``settings:``."""
         for key, (key_node, value) in self.expect_mapping(node, "settings").items():
             if key == "ignore_whitespace":
                 if not isinstance(value.value, bool):
@@ -229,6 +236,7 @@ class _FileLoader:
                 self.problem(key_node, f"unknown setting {key!r}; allowed: ignore_whitespace", severity="warning")
 
     def load_rules(self, node: _Node) -> dict[str, ExpansionRule]:
+        """Read ``expansion_rules:``."""
         rules: dict[str, ExpansionRule] = {}
         for name, (key_node, value) in self.expect_mapping(node, "expansion_rules").items():
             if not isinstance(value.text, str):
@@ -240,6 +248,7 @@ class _FileLoader:
         return rules
 
     def load_lists(self, node: _Node) -> dict[str, SlotList]:
+        """Read ``lists:``."""
         lists: dict[str, SlotList] = {}
         for name, (key_node, value) in self.expect_mapping(node, "lists").items():
             loaded = self.load_list(str(name), key_node, value)
@@ -248,6 +257,7 @@ class _FileLoader:
         return lists
 
     def load_list(self, name: str, key_node: _Node, node: _Node) -> SlotList | None:
+        """Read one list: values, range or wildcard."""
         if isinstance(node.value, list):  # shorthand: a bare list of values
             return self.load_values(name, key_node, node)
         body = self.expect_mapping(node, f"list {name!r}")
@@ -261,6 +271,7 @@ class _FileLoader:
         return None
 
     def load_values(self, name: str, key_node: _Node, node: _Node) -> ValueList:
+        """Read ``values:`` (plain strings or {in, out, context, metadata})."""
         values: list[ListValue] = []
         for item in self.expect_list(node, f"list {name!r} values"):
             if isinstance(item.value, dict):
@@ -301,6 +312,7 @@ class _FileLoader:
         return ValueList(name, tuple(values), self.language, self.pos(key_node))
 
     def load_range(self, name: str, key_node: _Node, node: _Node) -> RangeList | None:
+        """Read ``range:`` and check it can be spoken."""
         body = self.expect_mapping(node, f"list {name!r} range")
         numbers: dict[str, float] = {}
         for key, default in (("from", None), ("to", None), ("step", 1), ("multiplier", 1)):
@@ -345,6 +357,7 @@ class _FileLoader:
         )
 
     def load_intents(self, node: _Node) -> None:
+        """Read ``intents:``."""
         for name, (key_node, intent_node) in self.expect_mapping(node, "intents").items():
             body = self.expect_mapping(intent_node, f"intent {name!r}")
             if not body:
@@ -359,6 +372,7 @@ class _FileLoader:
                     self.data.intents.setdefault(str(name), []).append(data)
 
     def load_data(self, intent: str, node: _Node) -> IntentData | None:
+        """Read one data block of an intent."""
         body = self.expect_mapping(node, f"intent {intent!r} data block")
         if not body:
             return None

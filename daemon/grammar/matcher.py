@@ -289,13 +289,16 @@ class TextMatcher:
                 return None, []
             current, links = step
             history.append(links)
-        interpret = self.graph.interpret_chosen
+        interpret = self.graph.interpret_positioned
         for final_index, final_outputs in self._final_outputs_of(current):
-            chosen: list[tuple] = [final_outputs]
+            position = len(words)
+            chosen: list[tuple] = [(position, final_outputs)] if final_outputs else []
             index = final_index
             for links in reversed(history):
+                position -= 1
                 index, _arcs, outputs = links[index]
-                chosen.append(outputs)
+                if outputs:
+                    chosen.append((position, outputs))
             chosen.reverse()
             match, context_ok = interpret(words, chosen)
             if context_ok:

@@ -40,6 +40,7 @@ class _Cycle:
         self.queue: list = []
 
     def next(self):
+        """The next item."""
         if not self.queue:
             self.queue = list(self.items)
             self.rng.shuffle(self.queue)
@@ -59,12 +60,14 @@ class _Sampler:
         self.requirements: tuple[dict, dict] = ({}, {})
 
     def cycle(self, key: object, items: list) -> _Cycle:
+        """The cycle for ``key`` (created on first use)."""
         cycle = self.cycles.get(key)
         if cycle is None:
             cycle = self.cycles[key] = _Cycle(items, self.rng)
         return cycle
 
     def sample(self, count: int) -> list[SampledSentence]:
+        """``count`` sentences, intents in shuffled rounds."""
         intents = [name for name, datas in self.grammar.intents.items() if any(d.sentences for d in datas)]
         if not intents or count <= 0:
             return []
@@ -84,6 +87,7 @@ class _Sampler:
         return result
 
     def sample_sentence(self, data: IntentData, sentence: Sentence) -> SampledSentence:
+        """One random reading of ``sentence``."""
         words: list[str] = []
         slots: dict = dict(data.slots)
         raw_slots: dict = {}
@@ -97,6 +101,7 @@ class _Sampler:
         return SampledSentence(join_words(words), data.intent, slots, raw_slots)
 
     def expand(self, expr: Expression, data: IntentData | str, words: list[str], slots: dict, raw: dict) -> None:
+        """Append the words of a random reading of ``expr``."""
         if isinstance(expr, Word):
             words.append(expr.text)
         elif isinstance(expr, Sequence):
@@ -120,6 +125,7 @@ class _Sampler:
             self.expand_list(expr, data, words, slots, raw)
 
     def expand_list(self, ref: ListReference, data: IntentData | str, words: list[str], slots: dict, raw: dict) -> None:
+        """Append a balanced choice of a list's values (or a range's numbers)."""
         slot_list = self.grammar.find_list(ref.list_name, data)
         start = len(words)
         if isinstance(slot_list, RangeList):

@@ -102,9 +102,11 @@ class _Parser:
         self.pos = 0
 
     def error(self, message: str, offset: int | None = None) -> TemplateSyntaxError:
+        """A syntax error at ``offset`` (default: the current position)."""
         return TemplateSyntaxError(message, self.pos if offset is None else offset)
 
     def parse(self) -> list:
+        """Parse the whole template."""
         items = self.parse_sequence(closer=None)
         if self.pos < len(self.text):  # pragma: no cover - parse_sequence consumes everything at top level
             raise self.error(f"unexpected {self.text[self.pos]!r}")
@@ -116,6 +118,7 @@ class _Parser:
         buffer: list[str] = []
 
         def flush() -> None:
+            """Close the pending text run."""
             if buffer:
                 items.append(_Text("".join(buffer)))
                 buffer.clear()
@@ -163,6 +166,7 @@ class _Parser:
         return items
 
     def parse_group(self, opener: str) -> _Group:
+        """Parse ``( ... )`` or ``[ ... ]`` starting at the current position."""
         start = self.pos
         closer = _CLOSERS[opener]
         self.pos += 1
@@ -199,6 +203,7 @@ class _Parser:
         return _Group(choices, optional=opener == "[", permutation=permutation, offset=start)
 
     def parse_list(self) -> ListReference:
+        """Parse ``{list}`` / ``{list:slot}``."""
         start = self.pos
         end = self.text.find("}", start)
         if end < 0:
@@ -212,6 +217,7 @@ class _Parser:
         return ListReference(name, slot or name, start)
 
     def parse_rule(self) -> RuleReference:
+        """Parse ``<rule>``."""
         start = self.pos
         end = self.text.find(">", start)
         if end < 0:
