@@ -34,15 +34,22 @@ def detect_files(model_dir: Path) -> str:
 
 
 def load_model(model_dir: str | Path, backend: str = "auto", num_threads: int = 1) -> StreamingModel:
-    """Load the encoder/CTC pair in ``model_dir`` with ``backend`` (auto|onnx|bpu-onnx|bpu)."""
+    """Load the encoder/CTC pair in ``model_dir`` with ``backend`` (auto|onnx|bpu-onnx|bpu).
+
+    A directory with both ``.bin`` and ``.onnx`` files (onnx2horizonbin's output copied whole) runs the ``.bin``
+    pair with ``auto``/``bpu`` and the ONNX pair with ``onnx``/``bpu-onnx``.
+    """
     model_dir = Path(model_dir)
     if backend not in BACKENDS:
         raise ModelLoadError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     files = detect_files(model_dir)
     if files == "bin" and backend in ("auto", "bpu"):
         return _load_hobot(model_dir)
-    if files == "bin":
-        raise ModelLoadError(f"{model_dir}: holds encoder.bin/ctc.bin, which only backend 'bpu' (the X3 board) can run")
+    if files == "bin" and not all((model_dir / name).is_file() for name in ("encoder.onnx", "ctc.onnx")):
+        raise ModelLoadError(
+            f"{model_dir}: holds encoder.bin/ctc.bin, which only backend 'bpu' (the X3 board) can run; "
+            f"backend '{backend}' needs encoder.onnx and ctc.onnx beside them"
+        )
     if backend == "bpu":
         raise ModelLoadError(f"{model_dir}: backend 'bpu' needs encoder.bin and ctc.bin (hb_mapper output), found ONNX files")
     from runtime.models.ort import create_session

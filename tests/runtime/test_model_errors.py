@@ -88,6 +88,18 @@ def test_backend_must_fit_the_files(tmp_path: Path, model_dirs: dict[str, Path])
         load_model(model_dirs["transformer_sub8"], backend="gpu")
 
 
+def test_bin_and_onnx_side_by_side(tmp_path: Path, bin_model_dir: Path, model_dirs: dict[str, Path]) -> None:
+    board = tmp_path / "board"
+    shutil.copytree(bin_model_dir, board)
+    with pytest.raises(ModelLoadError, match="needs encoder.onnx and ctc.onnx beside them"):
+        load_model(board, backend="bpu-onnx")
+    for name in ("encoder.onnx", "ctc.onnx"):
+        shutil.copy(model_dirs["bpu_conformer_sub8/bpu"] / name, board / name)
+    assert load_model(board, backend="bpu-onnx").kind == "bpu-onnx"
+    with pytest.raises(ModelLoadError, match="BPU-form"):
+        load_model(board, backend="onnx")
+
+
 def test_missing_onnxruntime_names_the_backend(monkeypatch: pytest.MonkeyPatch, model_dirs: dict[str, Path]) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(BackendUnavailableError) as exc:
