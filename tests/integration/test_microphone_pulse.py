@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.daemon.notify_harness import NotifyReceiver, env_for
 from tests.daemon.speech import speech_bounds, synth_samples, synth_wav
 from tests.helpers.mosquitto import Broker, Subscriber
 from tests.integration.daemon_proc import FIXTURE_MODEL, TINY_GRAMMAR, DaemonProcess, write_config
@@ -32,10 +33,10 @@ def test_speech_played_into_pulseaudio_becomes_an_intent(tmp_path, input_rate):
             service={"site_id": SITE},
             logging={"target": "stderr"},
         )
-        with DaemonProcess(config, env=pulse.env) as daemon:
-            sub.wait_for(lambda ms: any(m.topic.endswith("/state") for m in ms), 20)
-            time.sleep(2.0)  # PortAudio's first read blocks while the stream warms up
-            assert daemon.proc.poll() is None, daemon.log()
+        with NotifyReceiver(tmp_path / "notify.sock") as rx, \
+                DaemonProcess(config, env={**pulse.env, **env_for(rx)}) as daemon:
+            # READY=1 comes with the first captured block (PortAudio's first read blocks while the stream warms up)
+            assert rx.wait_for(lambda ls: "READY=1" in ls, 30), daemon.log()
             player = pulse.play(wav)
             assert player.wait(15) == 0
             sub.wait_for(lambda ms: any("/intent/" in m.topic for m in ms), 15)
@@ -68,18 +69,26 @@ def test_capture_recovers_after_the_sound_server_goes_away(tmp_path):
                 service={"site_id": SITE},
                 logging={"target": "stderr"},
             )
-            with DaemonProcess(config, env=pulse.env) as daemon:
-                sub.wait_for(lambda ms: any(m.topic.endswith("/state") for m in ms), 20)
-                time.sleep(2.0)
+            with NotifyReceiver(tmp_path / "notify.sock") as rx, \
+                    DaemonProcess(config, env={**pulse.env, **env_for(rx, watchdog_usec=400_000)}) as daemon:
+                assert rx.wait_for(lambda ls: "READY=1" in ls, 30), daemon.log()
                 pulse.stop()
-                time.sleep(2.0)
+                lost_at = time.monotonic()
+                time.sleep(2.5)
                 assert daemon.proc.poll() is None, daemon.log()
+                # deaf while the device is gone: no watchdog pings (systemd would restart a daemon that stays deaf)
+                assert not [t for t in rx.times_of("WATCHDOG=1") if t > lost_at + 1.2], daemon.log()[-2000:]
                 pulse.start()
                 deadline = time.monotonic() + 20
                 while "reopened" not in daemon.log() and time.monotonic() < deadline:
                     time.sleep(0.2)
                 assert "reopened" in daemon.log(), daemon.log()[-3000:]
-                time.sleep(2.0)
+                reopened_at = time.monotonic()
+                # watchdog pings resume only once captured blocks flow again
+                deadline = time.monotonic() + 20
+                while not any(t > reopened_at for t in rx.times_of("WATCHDOG=1")) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                assert any(t > reopened_at for t in rx.times_of("WATCHDOG=1")), daemon.log()[-3000:]
                 assert pulse.play(wav).wait(15) == 0
                 sub.wait_for(lambda ms: any(m.topic == f"voicecmd/{SITE}/intent/LightOff" for m in ms), 15)
         finally:
