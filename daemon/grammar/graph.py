@@ -475,8 +475,8 @@ class _Builder:
                 self.arc(middle, None, dst, self.label(LABEL_VALUE, value.value))
 
     def build_range(self, slot_list: RangeList, src: int, dst: int) -> None:
-        # A trie over the spoken forms shares their prefixes (二十一 ... 二十九 share 二十).
         """Add the spoken forms of a range's numbers, each ending with its number label."""
+        # A trie over the spoken forms shares their prefixes (二十一 ... 二十九 share 二十).
         children: dict[tuple[int, str], int] = {}
         for number in slot_list.numbers():
             meaning = slot_list.meaning(number)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from daemon.grammar.grammar import Grammar
 from daemon.grammar.graph import context_satisfied, value_fits
 from daemon.grammar.model import IntentData, RangeList, Sentence, ValueList, WildcardList
-from daemon.grammar.numbers import number_words
+from daemon.grammar.numbers import is_chinese, number_words
 from daemon.grammar.template import (
     Alternative,
     Expression,
@@ -18,7 +18,7 @@ from daemon.grammar.template import (
     Sequence,
     Word,
 )
-from daemon.grammar.words import join_words, split_words
+from daemon.grammar.words import contains_cjk, join_words, split_words
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,11 @@ class _WildcardSentence(Exception):
 
 
 class _Sampler:
-    def __init__(self, grammar: Grammar, seed: int) -> None:
+    def __init__(self, grammar: Grammar, seed: int, skip_word_rate: float = 0.0) -> None:
         self.grammar = grammar
         self.rng = random.Random(seed)
+        self.skip_word_rate = skip_word_rate
+        self.skip_rng = random.Random(f"skip-words-{seed}")  # separate, so the sentences stay the same
         self.cycles: dict[object, _Cycle] = {}
         self.context: dict = {}
         self.requirements: tuple[dict, dict] = ({}, {})
@@ -98,7 +100,21 @@ class _Sampler:
             data.requires_context, data.excludes_context, self.context, slots
         ):
             raise _WildcardSentence()  # this reading would not be accepted; draw again
+        if self.skip_word_rate > 0:
+            words = self.add_skip_words(words, data.language)
         return SampledSentence(join_words(words), data.intent, slots, raw_slots)
+
+    def add_skip_words(self, words: list[str], language: str) -> list[str]:
+        """Put a skip phrase of the sentence's language before and/or after ``words`` (at the configured rate)."""
+        chinese = is_chinese(language)
+        phrases = [split_words(w, language) for w in self.grammar.skip_words if contains_cjk(w) == chinese]
+        if not phrases:
+            return words
+        if self.skip_rng.random() < self.skip_word_rate:
+            words = self.skip_rng.choice(phrases) + words
+        if self.skip_rng.random() < self.skip_word_rate / 2:
+            words = words + self.skip_rng.choice(phrases)
+        return words
 
     def expand(self, expr: Expression, data: IntentData | str, words: list[str], slots: dict, raw: dict) -> None:
         """Append the words of a random reading of ``expr``."""
@@ -149,6 +165,10 @@ class _Sampler:
         raw[ref.slot_name] = join_words(words[start:])
 
 
-def sample_sentences(grammar: Grammar, count: int, seed: int = 0) -> list[SampledSentence]:
-    """``count`` spoken sentences (number words, not digits), balanced over intents, list values and numbers."""
-    return _Sampler(grammar, seed).sample(count)
+def sample_sentences(
+    grammar: Grammar, count: int, seed: int = 0, skip_word_rate: float = 0.0
+) -> list[SampledSentence]:
+    """``count`` spoken sentences (number words, not digits), balanced over intents, list values and numbers;
+    with ``skip_word_rate`` > 0 that share of sentences gets a skip phrase in front (请 / "please"), and half
+    that share one at the end, as the speech graph allows."""
+    return _Sampler(grammar, seed, skip_word_rate).sample(count)

@@ -57,3 +57,17 @@ def test_zero_count_and_empty_grammar(tmp_path):
     path.write_text("language: en\nlists:\n  x:\n    values: [a]\n", encoding="utf-8")
     grammar = load_grammar([path])
     assert sample_sentences(grammar, 10, seed=0) == []
+
+
+def test_skip_words_at_the_requested_rate(shipped):
+    language, grammar = shipped
+    plain = sample_sentences(grammar, 400, seed=4)
+    with_skips = sample_sentences(grammar, 400, seed=4, skip_word_rate=0.5)
+    assert [(s.intent, s.slots) for s in plain] == [(s.intent, s.slots) for s in with_skips]
+    changed = [s for p, s in zip(plain, with_skips) if s.text != p.text]
+    assert 0.4 * 400 < len(changed) < 0.8 * 400
+    starts = ("请", "麻烦", "帮我", "吧") if language == "zh" else ("please", "could you", "can you")
+    assert any(s.text.startswith(starts) for s in changed)
+    for sentence in changed:
+        match = grammar.parse(sentence.text)
+        assert (match.intent, match.slots) == (sentence.intent, sentence.slots)
