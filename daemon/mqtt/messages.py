@@ -395,48 +395,47 @@ class DiscoveryMessage(Message):
         return cls(match.group(1), match.group(2), match.group(3), match.group(4), _loads_object(payload))
 
 
+_BUTTON_ICONS = {"mute": "mdi:microphone-off", "unmute": "mdi:microphone", "reload": "mdi:reload"}
+
+
 def discovery_messages(
     topics: SiteTopics, discovery_prefix: str, intent_names: Sequence[str], sw_version: str
 ) -> list[DiscoveryMessage]:
-    """One Home Assistant device per site: an ``event`` entity (intents + not_recognized) and a last-command sensor."""
+    """One Home Assistant device per site: an ``event`` entity (intents + not_recognized), last-command and state
+    sensors, and mute/unmute/reload buttons."""
     node = object_id(f"voicecmd_{topics.site_id}")
-    device = {
-        "identifiers": [node],
-        "name": f"voicecmd {topics.site_id}",
-        "manufacturer": "voicecmd",
-        "model": "voicecmd offline voice commands",
-        "sw_version": sw_version,
+    common = {
+        "device": {
+            "identifiers": [node],
+            "name": f"voicecmd {topics.site_id}",
+            "manufacturer": "voicecmd",
+            "model": "voicecmd offline voice commands",
+            "sw_version": sw_version,
+        },
+        "origin": {"name": "voicecmd", "sw_version": sw_version},
+        "availability_topic": topics.status,
+        "payload_available": "online",
+        "payload_not_available": "offline",
+        "qos": 1,
     }
-    origin = {"name": "voicecmd", "sw_version": sw_version}
-    availability = {"availability_topic": topics.status, "payload_available": "online", "payload_not_available": "offline"}
+
+    def entity(component: str, name: str, object_name: str, icon: str, **config: Any) -> DiscoveryMessage:
+        body = {"name": name, "unique_id": f"{node}_{object_name}", "icon": icon, **config, **common}
+        return DiscoveryMessage(discovery_prefix, component, node, object_name, body)
+
     event_types = list(dict.fromkeys([*intent_names, "not_recognized"]))
-    event = {
-        "name": "Voice command",
-        "unique_id": f"{node}_command",
-        "state_topic": topics.event,
-        "event_types": event_types,
-        "qos": 1,
-        "icon": "mdi:microphone-message",
-        "device": device,
-        "origin": origin,
-        **availability,
-    }
-    sensor = {
-        "name": "Last command",
-        "unique_id": f"{node}_last_command",
-        "state_topic": topics.last_command,
-        "value_template": "{{ value_json.text }}",
-        "json_attributes_topic": topics.last_command,
-        "qos": 1,
-        "icon": "mdi:account-voice",
-        "device": device,
-        "origin": origin,
-        **availability,
-    }
-    return [
-        DiscoveryMessage(discovery_prefix, "event", node, "command", event),
-        DiscoveryMessage(discovery_prefix, "sensor", node, "last_command", sensor),
+    messages = [
+        entity("event", "Voice command", "command", "mdi:microphone-message",
+               state_topic=topics.event, event_types=event_types),
+        entity("sensor", "Last command", "last_command", "mdi:account-voice", state_topic=topics.last_command,
+               value_template="{{ value_json.text }}", json_attributes_topic=topics.last_command),
+        entity("sensor", "State", "state", "mdi:state-machine", state_topic=topics.state,
+               value_template="{{ value_json.state }}", json_attributes_topic=topics.state),
     ]
+    for command in COMMANDS:  # commands accept "{}": the button's payload
+        messages.append(entity("button", command.capitalize(), command, _BUTTON_ICONS[command],
+                               command_topic=topics.command(command), payload_press="{}"))
+    return messages
 
 
 class CommandError(ValueError):

@@ -107,11 +107,12 @@ def test_every_message_round_trips_over_the_wire(broker, subscribe, links, tmp_p
     assert link.queued == 0 and link.stats["delivered"] == 8
 
     late = subscribe(["voicecmd/#", "homeassistant/#"])  # retained: what a freshly started HA sees
-    retained = late.wait_for(lambda ms: len(ms) >= 5)
+    configs = {f"homeassistant/{c}/voicecmd_kitchen/{o}/config" for c, o in [
+        ("event", "command"), ("sensor", "last_command"), ("sensor", "state"),
+        ("button", "mute"), ("button", "unmute"), ("button", "reload")]}
+    retained = late.wait_for(lambda ms: len(ms) >= 3 + len(configs))
     assert {m.topic for m in retained if m.retain} == {
-        "voicecmd/kitchen/status", "voicecmd/kitchen/state", "voicecmd/kitchen/last_command",
-        "homeassistant/event/voicecmd_kitchen/command/config", "homeassistant/sensor/voicecmd_kitchen/last_command/config",
-    }
+        "voicecmd/kitchen/status", "voicecmd/kitchen/state", "voicecmd/kitchen/last_command", *configs}
 
 
 def test_discovery_reannounced_on_home_assistant_birth(broker, subscribe, links, tmp_path):
@@ -119,11 +120,11 @@ def test_discovery_reannounced_on_home_assistant_birth(broker, subscribe, links,
     link = links(broker.port, tmp_path)
     assert link.wait_connected(5)
     link.publish_discovery(["TurnOn"])
-    sub.wait_for(lambda ms: len([m for m in ms if m.topic.endswith("/config")]) == 2)
+    sub.wait_for(lambda ms: len([m for m in ms if m.topic.endswith("/config")]) == 3)
     sub.clear()
     sub.publish("homeassistant/status", b"offline")
     sub.publish("homeassistant/status", b"online")
-    got = sub.wait_for(lambda ms: len([m for m in ms if m.topic.endswith("/config")]) == 2)
+    got = sub.wait_for(lambda ms: len([m for m in ms if m.topic.endswith("/config")]) == 3)
     configs = {m.topic: json.loads(m.payload) for m in got if m.topic.endswith("/config")}
     assert configs["homeassistant/event/voicecmd_kitchen/command/config"]["event_types"] == ["TurnOn", "not_recognized"]
     assert any(m.topic == "voicecmd/kitchen/status" and m.payload == b"online" for m in got)

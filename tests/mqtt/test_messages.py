@@ -188,20 +188,25 @@ def test_home_assistant_snips_integration_reads_every_slot():
 
 def test_discovery_configs():
     msgs = discovery_messages(TOPICS, "homeassistant", ["SetBrightness", "TurnOn", "SetBrightness"], "1.2.3")
-    by_component = {m.component: m for m in msgs}
-    assert set(by_component) == {"event", "sensor"}
-    event = json.loads(by_component["event"].payload())
-    sensor = json.loads(by_component["sensor"].payload())
-    assert by_component["event"].topic() == "homeassistant/event/voicecmd_kitchen/command/config"
+    configs = {(m.component, m.object_name): json.loads(m.payload()) for m in msgs}
+    assert set(configs) == {("event", "command"), ("sensor", "last_command"), ("sensor", "state"),
+                            ("button", "mute"), ("button", "unmute"), ("button", "reload")}
+    assert msgs[0].topic() == "homeassistant/event/voicecmd_kitchen/command/config"
+    event = configs["event", "command"]
     assert event["event_types"] == ["SetBrightness", "TurnOn", "not_recognized"]
-    for cfg, state in ((event, TOPICS.event), (sensor, TOPICS.last_command)):
-        assert cfg["state_topic"] == state
+    assert event["state_topic"] == TOPICS.event
+    assert configs["sensor", "last_command"]["state_topic"] == TOPICS.last_command
+    assert configs["sensor", "last_command"]["value_template"] == "{{ value_json.text }}"
+    assert configs["sensor", "state"]["state_topic"] == TOPICS.state
+    for (component, name), cfg in configs.items():
         assert cfg["availability_topic"] == "voicecmd/kitchen/status"
-        assert cfg["unique_id"].startswith("voicecmd_kitchen_")
+        assert cfg["unique_id"] == f"voicecmd_kitchen_{name}"
+        assert cfg["device"] == event["device"]  # one device per site
         assert cfg["device"]["identifiers"] == ["voicecmd_kitchen"] and cfg["device"]["sw_version"] == "1.2.3"
         assert cfg["origin"]["name"] == "voicecmd"
-    assert event["device"] == sensor["device"]  # one device per site
-    assert sensor["value_template"] == "{{ value_json.text }}"
+        if component == "button":  # what the button sends must be a command the link accepts
+            cmd = CommandMessage.from_payload(TOPICS, cfg["command_topic"], cfg["payload_press"].encode())
+            assert cmd.command == name
     assert all(m.retain for m in msgs)
 
 

@@ -46,5 +46,9 @@ def test_with_a_config_prints_what_the_link_would_publish():
     assert topics == ["home/voice/hall/intent/SetBrightness", "hermes/asr/textCaptured", "hermes/intent/SetBrightness",
                       "home/voice/hall/event", "home/voice/hall/last_command",
                       "homeassistant/event/voicecmd_hall/command/config",
-                      "homeassistant/sensor/voicecmd_hall/last_command/config"]
+                      "homeassistant/sensor/voicecmd_hall/last_command/config",
+                      "homeassistant/sensor/voicecmd_hall/state/config",
+                      "homeassistant/button/voicecmd_hall/mute/config",
+                      "homeassistant/button/voicecmd_hall/unmute/config",
+                      "homeassistant/button/voicecmd_hall/reload/config"]
     assert lines(out)[2]["payload"] == json.loads(HermesIntent.from_event(ev).payload())
