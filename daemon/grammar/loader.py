@@ -27,6 +27,7 @@ from daemon.grammar.template import Expression, TemplateSyntaxError, parse_templ
 _LOGGER = logging.getLogger(__name__)
 
 _TOP_LEVEL_KEYS = ("language", "intents", "lists", "expansion_rules", "skip_words", "settings", "responses")
+_FIXTURE_KEYS = ("areas", "entities", "floors", "timers")
 _DATA_KEYS = (
     "sentences", "slots", "requires_context", "excludes_context", "expansion_rules", "lists",
     "metadata", "required_keywords", "response", "wildcard_list", "intent_context",
@@ -169,8 +170,12 @@ class _FileLoader:
             self.problem(root, "a grammar file must be a mapping with 'language' and 'intents'/'lists'")
             return
         top = root.value
+        if "tests" in top and not set(top) & {"intents", "lists", "expansion_rules"}:
+            self.problem(root, "a sentence test file (top-level 'tests:'), not a grammar; skipped", severity="warning")
+            return
+        fixtures = "areas" in top or "entities" in top
         for key, (key_node, _value) in top.items():
-            if key not in _TOP_LEVEL_KEYS:
+            if key not in _TOP_LEVEL_KEYS and not (fixtures and key in _FIXTURE_KEYS):
                 self.problem(key_node, f"unknown top-level key {key!r}; allowed: {', '.join(_TOP_LEVEL_KEYS)}")
         language_node = top.get("language", (None, None))[1]
         if language_node is None or not isinstance(language_node.value, str) or not language_node.value:
@@ -199,6 +204,41 @@ class _FileLoader:
         intents = top.get("intents", (None, None))[1]
         if intents is not None:
             self.load_intents(intents)
+        if fixtures:
+            self.data.lists.setdefault(self.language, {}).update(self.load_fixtures(top))
+
+    def load_fixtures(self, top: dict) -> dict[str, SlotList]:
+        """home-assistant/intents test fixtures (``areas:``, ``entities:``) as the lists ``area`` and ``name``:
+        area name -> id; entity name -> entity id with context domain (and area, device_class)."""
+        lists: dict[str, SlotList] = {}
+        for key, list_name in (("areas", "area"), ("entities", "name")):
+            if key not in top:
+                continue
+            key_node, node = top[key]
+            values: list[ListValue] = []
+            for item in self.expect_list(node, key):
+                fields = self.expect_mapping(item, f"{key} entry")
+                name_node = fields.get("name", (None, None))[1]
+                id_node = fields.get("id", (None, None))[1]
+                if name_node is None or id_node is None or not isinstance(name_node.text, str):
+                    self.problem(item, f"{key} entries need 'name' and 'id'")
+                    continue
+                expression = self.parse(name_node.text, name_node)
+                if expression is None:
+                    continue
+                entity_id = str(id_node.value)
+                context: dict = {}
+                if list_name == "name":
+                    context["domain"] = entity_id.split(".", 1)[0]
+                    if "area" in fields:
+                        context["area"] = _plain(fields["area"][1])
+                    attributes = _plain(fields["attributes"][1]) if "attributes" in fields else {}
+                    if isinstance(attributes, dict) and "device_class" in attributes:
+                        context["device_class"] = attributes["device_class"]
+                values.append(ListValue(expression, entity_id, self.pos(name_node), context=context))
+            if values:
+                lists[list_name] = ValueList(list_name, tuple(values), self.language, self.pos(key_node))
+        return lists
 
     # -- helpers
 

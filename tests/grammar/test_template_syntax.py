@@ -268,3 +268,22 @@ def test_zh_and_en_merge_keep_their_own_lists(repo_root):
     grammar = load_grammar([repo_root / "grammars" / "zh", repo_root / "grammars" / "en"])
     assert grammar.parse("打开客厅的灯").slots == {"area": "living_room", "device": "light"}
     assert grammar.parse("turn on the kitchen lights").slots == {"area": "kitchen", "device": "light"}
+
+
+def test_home_assistant_fixture_files_give_area_and_name_lists(tmp_path):
+    (tmp_path / "_fixtures.yaml").write_text(
+        "language: en\nareas:\n  - name: Kitchen\n    id: kitchen\nentities:\n"
+        "  - name: Ceiling Light\n    id: light.ceiling\n    area: kitchen\n"
+        "  - name: Front Door\n    id: lock.front\n", encoding="utf-8")
+    (tmp_path / "intents.yaml").write_text(
+        "language: en\nintents:\n  HassTurnOn:\n    data:\n      - sentences: ['turn on [the] {name}']\n"
+        "        requires_context: {domain: light}\n      - sentences: ['lights on in [the] {area}']\n",
+        encoding="utf-8")
+    (tmp_path / "tests.yaml").write_text("language: en\ntests:\n  - sentences: [x]\n", encoding="utf-8")
+    from daemon.grammar import load_grammar
+
+    grammar = load_grammar([tmp_path])  # the test file is skipped with a warning
+    assert grammar.parse("turn on the ceiling light").slots == {"name": "light.ceiling"}
+    assert grammar.parse("turn on the front door") is None  # context domain lock, not light
+    assert grammar.parse("lights on in the kitchen").slots == {"area": "kitchen"}
+    assert any("sentence test file" in str(p) for p in grammar.problems)
