@@ -332,7 +332,7 @@ class Daemon:
                 if self._stall_logged:
                     _LOGGER.info("audio flowing again")
                 self._stall_logged = False
-            elif not self._stall_logged:
+            elif self._audio_up.is_set() and not self._stall_logged:
                 self._stall_logged = True
                 _LOGGER.error("no audio for %.1f s (pipeline idle %.1f s): withholding WATCHDOG=1",
                               audio_age, pipeline_age)

@@ -66,7 +66,7 @@ def test_capture_recovers_after_the_sound_server_goes_away(tmp_path):
                 model={"dir": str(FIXTURE_MODEL)},
                 grammar={"paths": [str(grammar)], "watch": False, "reject_threshold": -1e6},
                 mqtt={"host": "127.0.0.1", "port": broker.port, "discovery": False},
-                service={"site_id": SITE},
+                service={"site_id": SITE, "stall_timeout_s": 0.6},
                 logging={"target": "stderr"},
             )
             with NotifyReceiver(tmp_path / "notify.sock") as rx, \
