@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import kaldi_native_fbank as knf
 import numpy as np
 import pytest
 
 from runtime.features import StreamingFbank, compute_fbank
 from runtime.features.fbank import FLT_EPSILON
 from tests.runtime.wenet_fixtures import FIXTURES, WAV_NAMES, wav_samples
-
-knf = pytest.importorskip("kaldi_native_fbank")
 
 
 def _kaldi_native_fbank(samples: np.ndarray) -> np.ndarray:

@@ -6,14 +6,12 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
+import onnx
+import onnxruntime as ort
 
 from runtime.models import load_model
 from runtime.models.stream import EncoderStream
 from tests.runtime.wenet_fixtures import FIXTURES, WAV_NAMES, ref
-
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
 
 
 def _with_metadata(src: Path, dest: Path, **changes: int) -> Path:
