@@ -5,13 +5,12 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import hassil  # the reference implementation (script/requirements-test-extra.txt)
 import pytest
 import yaml
+from hassil.util import merge_dict
 
-hassil = pytest.importorskip("hassil")  # declared in script/requirements-test-extra.txt, so CI always has it
-from hassil.util import merge_dict  # noqa: E402
-
-from daemon.grammar import load_grammar, sample_sentences  # noqa: E402
+from daemon.grammar import load_grammar, sample_sentences
 
 DATA = Path(__file__).resolve().parent / "data"
 
