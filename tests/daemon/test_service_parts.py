@@ -121,3 +121,15 @@ def test_drop_oldest_queue_wakes_a_waiting_consumer():
     threading.Timer(0.05, lambda: q.put("x")).start()
     t0 = time.monotonic()
     assert q.get(timeout=2) == "x" and time.monotonic() - t0 < 1
+
+
+def test_without_systemd_python_the_socket_fallback_is_used(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "systemd", None)  # "import systemd" now raises ImportError
+    monkeypatch.setitem(sys.modules, "systemd.daemon", None)
+    with NotifyReceiver(tmp_path / "n.sock") as rx:
+        monkeypatch.setenv("NOTIFY_SOCKET", rx.path)
+        notifier = Notifier()
+        assert notifier.enabled and notifier.ready("fallback")
+        assert rx.wait_for(lambda ls: "STATUS=fallback" in ls, 2)
