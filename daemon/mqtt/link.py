@@ -332,6 +332,7 @@ class MqttLink:
                 self._supervise_network_thread()
                 if self._connected.is_set():
                     self._hand_pending()
+                self._outbox.sync()  # after handing over: the disk never delays a publish
                 failures = 0
             except Exception:
                 failures += 1

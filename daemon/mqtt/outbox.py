@@ -45,7 +45,8 @@ def _entry_line(entry: OutboxEntry) -> str:
 
 
 class Outbox:
-    """Pending messages in order; ``append`` persists (fsync), ``remove`` forgets one after its PUBACK.
+    """Pending messages in order; ``append`` persists (write now, fsync by ``sync()``), ``remove`` forgets one after
+    its PUBACK.
 
     The journal holds ``{"add": seq, ...}`` and ``{"del": seq}`` lines and is compacted when mostly dead.
     When ``path`` is None or cannot be written, the outbox works in memory only (logged once)."""
@@ -58,6 +59,7 @@ class Outbox:
         self._next_seq = 1
         self._journal: Optional[IO[str]] = None
         self._journal_lines = 0
+        self._dirty = False
         self.dropped = 0
         self.recovered = 0
         if path is not None:
@@ -120,18 +122,22 @@ class Outbox:
             os.fsync(f.fileno())
         os.replace(tmp, self._path)
         self._journal = self._path.open("a", encoding="utf-8")
+        self._dirty = False
         self._journal_lines = len(self._entries)
 
-    def _write(self, text: str, *, sync: bool) -> None:
+    def _write(self, text: str) -> None:
+        """Append to the journal: flushed to the OS (survives a crash of the process), fsync'ed later by sync()."""
         if self._journal is None:
             return
         try:
             self._journal.write(text)
             self._journal.flush()
-            if sync:
-                os.fsync(self._journal.fileno())
+            self._dirty = True
             self._journal_lines += text.count("\n")
-            if self._journal_lines > 2 * len(self._entries) + _COMPACT_SLACK or not self._entries:
+            if not self._entries:  # drained (the usual case while connected): empty the file, no rewrite
+                self._journal.truncate(0)
+                self._journal_lines = 0
+            elif self._journal_lines > 2 * len(self._entries) + _COMPACT_SLACK:
                 self._rewrite()
         except OSError as err:
             _LOGGER.error("MQTT queue file %s: write failed (%s); continuing in memory", self._path, err)
@@ -161,7 +167,7 @@ class Outbox:
             text = "".join(_entry_line(e) for e in added) + "".join(
                 json.dumps({"del": e.seq}) + "\n" for e in dropped
             )
-            self._write(text, sync=True)
+            self._write(text)
             if dropped:
                 self.dropped += len(dropped)
                 _LOGGER.warning(
@@ -175,8 +181,19 @@ class Outbox:
         with self._lock:
             if self._entries.pop(seq, None) is None:
                 return False
-            self._write(json.dumps({"del": seq}) + "\n", sync=False)
+            self._write(json.dumps({"del": seq}) + "\n")
             return True
+
+    def sync(self) -> None:
+        """fsync what was appended since the last sync (kept off the caller's path: the sender thread calls it)."""
+        with self._lock:
+            if not self._dirty or self._journal is None:
+                return
+            try:
+                os.fsync(self._journal.fileno())
+                self._dirty = False
+            except OSError as err:
+                _LOGGER.error("MQTT queue file %s: fsync failed (%s)", self._path, err)
 
     def pending(self) -> list[OutboxEntry]:
         """A snapshot of the queued entries, oldest first."""
