@@ -42,11 +42,17 @@ def _unit_words(unit: str, language: str) -> str:
 _PUNCTUATION_TO_SPACE = {ord(c): " " for c in ",.!?;:\"()[]{}<>，。！？；：、“”（）《》…—~"}
 _SIMPLE_LATIN = re.compile(r"[a-z ]*")
 _SIMPLE_CJK = re.compile(rf"[{_CJK_RANGES} ]*")
+_PURE_CJK = re.compile(rf"[{_CJK_RANGES}]+").fullmatch
+_PURE_LATIN = re.compile(r"[a-z]+(?: [a-z]+)*").fullmatch
 
 
 def split_words(text: str, language: str, speak_units: bool = True) -> list[str]:
     """Words of ``text``: case-folded, punctuation dropped, CJK split per character, digits spoken
     (with ``speak_units`` a ``%``/``°C`` after a number is spoken too: 百分之五十 / "fifty percent")."""
+    if _PURE_CJK(text):  # the common spoken-command cases: nothing to normalise
+        return list(text)
+    if _PURE_LATIN(text):
+        return text.split()
     simple = text.casefold().translate(_PUNCTUATION_TO_SPACE)
     if _SIMPLE_LATIN.fullmatch(simple):
         return simple.split()
