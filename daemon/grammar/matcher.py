@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import TYPE_CHECKING
 
 from daemon.grammar.graph import WILDCARD, Arc, WordGraph, build_word_graph
@@ -99,8 +100,7 @@ class TextMatcher:
         self.has_wildcards = has_wildcards
         self.finals = self.graph.finals
         self.walker = GraphWalker(self.graph)
-        self._transitions = self.walker._transitions
-        self._reset_dfa()
+        self._dfa = _LazyDfa(self.walker, has_wildcards)
         self.chinese_language = next((lang for lang in grammar.languages if is_chinese(lang)), None)
         self.other_language = next((lang for lang in grammar.languages if not is_chinese(lang)), None)
         self.skip_sequences: list[tuple[str, ...]] = []
@@ -112,116 +112,26 @@ class TextMatcher:
         self.skip_sequences.sort(key=len, reverse=True)
         self._skip_first_words = frozenset(sequence[0] for sequence in self.skip_sequences)
 
-    def _step(self, dfa_state: int, word: str):
-        """One Pike-VM step from an ordered set of NFA states, cached as a lazy DFA transition:
-        (next DFA state, per new NFA state (index of its source in the old set, arcs taken)) or None."""
-        members = self._dfa_members[dfa_state]
-        new: dict[int, tuple] = {}
-        transitions = self._transitions
-        for index, state in enumerate(members):
-            table = transitions[state]
-            if table is None:
-                table = self.walker.transitions(state)
-            moves = table.get(word)
-            if self.has_wildcards:
-                extra = table.get(WILDCARD)
-                if extra:
-                    moves = (moves or []) + extra
-            if moves:
-                for target, arcs, outputs in moves:
-                    if target not in new:
-                        new[target] = (index, arcs, outputs)
-        result = None
-        if new:
-            result = (self._intern(tuple(new)), tuple(new.values()))
-        self._dfa_next[dfa_state][word] = result
-        return result
-
-    def _intern(self, members: tuple) -> int:
-        dfa_state = self._dfa_ids.get(members)
-        if dfa_state is None:
-            dfa_state = self._dfa_ids[members] = len(self._dfa_members)
-            self._dfa_members.append(members)
-            self._dfa_next.append({})
-            self._dfa_finals.append(None)
-        return dfa_state
-
-    def _reset_dfa(self) -> None:
-        self._dfa_ids: dict[tuple, int] = {}
-        self._dfa_members: list[tuple] = []
-        self._dfa_next: list[dict] = []
-        self._dfa_finals: list[list | None] = []
-        self._dfa_final_outputs: dict[int, list] = {}
-        self._dfa_start = -1
-        self._dfa_start = self._intern((self.graph.start,))
-
-    def _finals_of(self, dfa_state: int) -> list:
-        """(member index, epsilon path to a final state) in priority order."""
-        finals = self._dfa_finals[dfa_state]
-        if finals is None:
-            finals = []
-            for index, state in enumerate(self._dfa_members[dfa_state]):
-                for path in self.walker.final_paths(state):
-                    finals.append((index, path))
-            self._dfa_finals[dfa_state] = finals
-        return finals
-
     def accepted_paths(self, words: list[str]):
         """The arcs of each accepted path for ``words`` (one per final thread), highest priority first."""
-        if len(self._dfa_members) >= _MAX_DFA_STATES:
-            self._reset_dfa()  # bounded memory: start over
-        current = self._dfa_start
-        history: list[tuple] = []
-        missing = _MISSING
-        for word in words:
-            step = self._dfa_next[current].get(word, missing)
-            if step is missing:
-                step = self._step(current, word)
-            if step is None:
-                return
-            current, links = step
-            history.append(links)
-        for index, path in self._finals_of(current):
+        dfa = self._current_dfa()
+        walked = dfa.walk(words)
+        if walked is None:
+            return
+        current, history = walked
+        for index, path in dfa.finals_of(current):
             pieces = [path]
             for links in reversed(history):
                 index, arcs, _outputs = links[index]
                 pieces.append(arcs)
             yield [arc for arcs in reversed(pieces) for arc in arcs]
 
-    def accepted_outputs(self, words: list[str]):
-        """Like accepted_paths, but each path as the outputs before each word and after the last one (what
-        interpretation needs), with the states after each word (last first)."""
-        if len(self._dfa_members) >= _MAX_DFA_STATES:
-            self._reset_dfa()
-        current = self._dfa_start
-        history: list[tuple] = []
-        missing = _MISSING
-        for word in words:
-            step = self._dfa_next[current].get(word, missing)
-            if step is missing:
-                step = self._step(current, word)
-            if step is None:
-                return
-            current, links = step
-            history.append(links)
-        for index, final_outputs in self._final_outputs_of(current):
-            chosen: list[tuple] = [final_outputs]  # outputs before each word, then after the last one
-            states: list[int] = []  # the state after each word, last word first
-            for links in reversed(history):
-                index, arcs, outputs = links[index]
-                states.append(arcs[-1].next)
-                chosen.append(outputs)
-            chosen.reverse()
-            yield chosen, states
-
-    def _final_outputs_of(self, dfa_state: int) -> list:
-        """(member index, outputs of its epsilon path to a final state), in priority order."""
-        cached = self._dfa_final_outputs.get(dfa_state)
-        if cached is None:
-            cached = [(index, tuple(a.output for a in path if a.output >= 0))
-                      for index, path in self._finals_of(dfa_state)]
-            self._dfa_final_outputs[dfa_state] = cached
-        return cached
+    def _current_dfa(self) -> "_LazyDfa":
+        dfa = self._dfa
+        if len(dfa.members) >= _MAX_DFA_STATES:
+            # Bounded memory: start over. Parses still walking the old DFA finish on it undisturbed.
+            dfa = self._dfa = _LazyDfa(self.walker, self.has_wildcards)
+        return dfa
 
     # -- text
 
@@ -274,23 +184,22 @@ class TextMatcher:
 
     def match_words(self, words: list[str]) -> tuple:
         """(first accepted reading of ``words`` whose context requirements hold, its trail for _rank) or None."""
-        # The same walk as accepted_outputs, inlined: this is the hot path of parse().
-        if len(self._dfa_members) >= _MAX_DFA_STATES:
-            self._reset_dfa()
-        current = self._dfa_start
+        # The walk of _LazyDfa.walk, inlined: this is the hot path of parse().
+        dfa = self._current_dfa()
+        current = dfa.start
         history: list[tuple] = []
-        nexts = self._dfa_next
+        nexts = dfa.next
         missing = _MISSING
         for word in words:
             step = nexts[current].get(word, missing)
             if step is missing:
-                step = self._step(current, word)
+                step = dfa.step(current, word)
             if step is None:
-                return None, []
+                return None, ([], 0)
             current, links = step
             history.append(links)
         interpret = self.graph.interpret_positioned
-        for final_index, final_outputs in self._final_outputs_of(current):
+        for final_index, final_outputs in dfa.final_outputs_of(current):
             position = len(words)
             chosen: list[tuple] = [(position, final_outputs)] if final_outputs else []
             index = final_index
@@ -318,3 +227,84 @@ class TextMatcher:
                 return rank
         return 0
 
+
+
+class _LazyDfa:
+    """Deterministic automaton over priority-ordered sets of NFA states, built lazily: each transition is one
+    Pike-VM step, cached with back-links (for every new NFA state: its source's index and the arcs taken)."""
+
+    def __init__(self, walker: GraphWalker, has_wildcards: bool) -> None:
+        self.walker = walker
+        self.has_wildcards = has_wildcards
+        self.lock = threading.Lock()  # interning must not race; reads need no lock
+        self.ids: dict[tuple, int] = {}
+        self.members: list[tuple] = []
+        self.next: list[dict] = []
+        self.finals: list[list | None] = []
+        self.final_outputs: dict[int, list] = {}
+        self.start = self.intern((walker.graph.start,))
+
+    def intern(self, members: tuple) -> int:
+        """The DFA state of an ordered NFA state set (new ones are appended)."""
+        with self.lock:
+            dfa_state = self.ids.get(members)
+            if dfa_state is None:
+                dfa_state = len(self.members)
+                self.members.append(members)
+                self.next.append({})
+                self.finals.append(None)
+                self.ids[members] = dfa_state
+            return dfa_state
+
+    def step(self, dfa_state: int, word: str):
+        """(next DFA state, back-links) after ``word``, or None when no thread survives; cached."""
+        transitions_of = self.walker.transitions
+        new: dict[int, tuple] = {}
+        for index, state in enumerate(self.members[dfa_state]):
+            table = transitions_of(state)
+            moves = table.get(word)
+            if self.has_wildcards:
+                extra = table.get(WILDCARD)
+                if extra:
+                    moves = (moves or []) + extra
+            if moves:
+                for target, arcs, outputs in moves:
+                    if target not in new:
+                        new[target] = (index, arcs, outputs)
+        result = (self.intern(tuple(new)), tuple(new.values())) if new else None
+        self.next[dfa_state][word] = result
+        return result
+
+    def walk(self, words: list[str]):
+        """(DFA state after ``words``, back-links per word) or None."""
+        current = self.start
+        history: list[tuple] = []
+        for word in words:
+            step = self.next[current].get(word, _MISSING)
+            if step is _MISSING:
+                step = self.step(current, word)
+            if step is None:
+                return None
+            current, links = step
+            history.append(links)
+        return current, history
+
+    def finals_of(self, dfa_state: int) -> list:
+        """(member index, epsilon path to a final state), in priority order."""
+        finals = self.finals[dfa_state]
+        if finals is None:
+            finals = []
+            for index, state in enumerate(self.members[dfa_state]):
+                for path in self.walker.final_paths(state):
+                    finals.append((index, path))
+            self.finals[dfa_state] = finals
+        return finals
+
+    def final_outputs_of(self, dfa_state: int) -> list:
+        """(member index, outputs of its epsilon path to a final state), in priority order."""
+        cached = self.final_outputs.get(dfa_state)
+        if cached is None:
+            cached = [(index, tuple(a.output for a in path if a.output >= 0))
+                      for index, path in self.finals_of(dfa_state)]
+            self.final_outputs[dfa_state] = cached
+        return cached

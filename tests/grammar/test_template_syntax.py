@@ -287,3 +287,38 @@ def test_home_assistant_fixture_files_give_area_and_name_lists(tmp_path):
     assert grammar.parse("turn on the front door") is None  # context domain lock, not light
     assert grammar.parse("lights on in the kitchen").slots == {"area": "kitchen"}
     assert any("sentence test file" in str(p) for p in grammar.problems)
+
+
+def test_parse_from_several_threads(repo_root):
+    import threading
+
+    from daemon.grammar import load_grammar, sample_sentences
+
+    grammar = load_grammar(repo_root / "grammars" / "zh")
+    sentences = sample_sentences(grammar, 400, seed=9)
+    failures: list = []
+
+    def work(part):
+        for sentence in part:
+            match = grammar.parse(sentence.text)
+            if match is None or (match.intent, match.slots) != (sentence.intent, sentence.slots):
+                failures.append(sentence)
+
+    threads = [threading.Thread(target=work, args=(sentences[i::4],), name=f"parse-{i}") for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
+def test_parser_cache_starts_over_when_full(repo_root, monkeypatch):
+    from daemon.grammar import load_grammar, sample_sentences
+    from daemon.grammar import matcher
+
+    monkeypatch.setattr(matcher, "_MAX_DFA_STATES", 20)
+    grammar = load_grammar(repo_root / "grammars" / "en")
+    for sentence in sample_sentences(grammar, 200, seed=10):
+        match = grammar.parse(sentence.text)
+        assert (match.intent, match.slots) == (sentence.intent, sentence.slots)
+    assert len(grammar._matcher._dfa.members) < 200
