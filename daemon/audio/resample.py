@@ -5,6 +5,7 @@ from __future__ import annotations
 from math import gcd
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 # Filter half-length in zero crossings of the slower rate: 12 gives > 60 dB stop-band with this Kaiser window
 # and a 0.9-Nyquist pass-band edge, at about 50 multiply-adds per output sample for 48 kHz or 44.1 kHz input.
@@ -39,8 +40,8 @@ class StreamingResampler:
         self._up, self._down = out_rate // g, in_rate // g
         taps = taps_per_phase(self._up, self._down)
         self._taps = taps
-        self._poly = design_lowpass(self._up, self._down, taps).T.copy()  # (up, taps)
-        self._k = np.arange(taps)
+        # (up, taps), taps reversed so that a window of the input (oldest..newest) lines up with them
+        self._poly = design_lowpass(self._up, self._down, taps).T[:, ::-1].copy()
         self._history = np.zeros(taps - 1, dtype=np.float32)
         self._history_start = -(taps - 1)  # absolute index of _history[0]
         self._consumed = 0  # input samples seen so far
@@ -65,10 +66,12 @@ class StreamingResampler:
             return np.zeros(0, dtype=np.int16)
         n = np.arange(self._next_out, n_end, dtype=np.int64)
         pos = n * self._down
-        newest = pos // self._up - self._history_start
-        phase = pos % self._up
-        window = buf[newest[:, None] - self._k[None, :]]
-        out = np.einsum("nk,nk->n", window, self._poly[phase])
+        oldest = pos // self._up - self._history_start - (self._taps - 1)
+        windows = sliding_window_view(buf, self._taps)[oldest]  # (outputs, taps)
+        if self._up == 1:  # integer decimation (48/32/96 kHz): one branch, a matrix-vector product
+            out = windows @ self._poly[0]
+        else:
+            out = np.einsum("nk,nk->n", windows, self._poly[pos % self._up])
         self._next_out = n_end
         self._keep_history(buf)
         return np.clip(np.rint(out), -32768, 32767).astype(np.int16)
