@@ -47,6 +47,6 @@ def run(args: argparse.Namespace) -> int:
             "intent": match.intent if match else None,
             "slots": match.slots if match else {},
         }
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
     out.flush()
     return 0

@@ -455,11 +455,14 @@ class _FileLoader:
 
 
 def _plain(node: _Node) -> object:
+    """The Python value of a node; values JSON cannot hold (YAML dates, binary) become their text."""
     if isinstance(node.value, dict):
-        return {key: _plain(value) for key, (_k, value) in node.value.items()}
+        return {str(key): _plain(value) for key, (_k, value) in node.value.items()}
     if isinstance(node.value, list):
         return [_plain(item) for item in node.value]
-    return node.value
+    if node.value is None or isinstance(node.value, (str, int, float, bool)):
+        return node.value
+    return str(node.value)
 
 
 def load_grammar_data(paths: Iterable[str | Path]) -> LoadedGrammarData:
