@@ -46,11 +46,10 @@ def check_config(config: DaemonConfig) -> str:
             f"({len(active.intent_names)} intents from {', '.join(str(p) for p in grammar_paths)})")
 
 
-def demo_config() -> tuple[DaemonConfig, str]:
+def demo_config(state_dir: Path) -> tuple[DaemonConfig, str]:
     """The bundled default configuration and a description of the chosen audio input."""
     from daemon.audio.microphone import has_input_device
 
-    state_dir = Path(tempfile.mkdtemp(prefix="voicecmd-demo-state-"))
     if has_input_device():
         audio = AudioConfig(source="microphone")
         described = "the default microphone (Ctrl-C to stop)"
@@ -73,7 +72,8 @@ def run_demo(args: argparse.Namespace) -> int:
     from daemon.app import run_daemon
     from daemon.service.local_broker import LocalBroker, PrintingSubscriber, mosquitto_binary
 
-    config, described = demo_config()
+    state = tempfile.TemporaryDirectory(prefix="voicecmd-demo-state-")
+    config, described = demo_config(Path(state.name))
     binary = mosquitto_binary()
     broker: Any = None
     subscriber: Any = None
@@ -96,6 +96,7 @@ def run_demo(args: argparse.Namespace) -> int:
             subscriber.stop()
         if broker is not None:
             broker.stop()
+        state.cleanup()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.demo:
         if args.check_config:
-            config, _ = demo_config()
+            config, _ = demo_config(Path(tempfile.gettempdir()))
             return _check(config)
         return run_demo(args)
     config_path = args.config or DEFAULT_CONFIG_PATH
