@@ -203,7 +203,7 @@ class Daemon:
             self._shutdown(starting=True)
             raise
         while True:
-            stopping = self._stop.wait(0.1)
+            stopping = self._stop.wait(1.0 if self._ready else 0.1)  # signals still run: handlers only set flags
             # READY even when stopping: a short file input may already have ended.
             if not self._ready and self._audio_up.is_set():
                 self._ready = True
