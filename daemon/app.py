@@ -186,7 +186,7 @@ class Daemon:
             SupervisedThread("audio", self._audio_body, self._stop, daemon=True,
                              backoff=Backoff(cfg.audio.reopen_min_s, cfg.audio.reopen_max_s), **common),
             SupervisedThread("pipeline", self._pipeline_body, self._stop, **common),
-            SupervisedThread("grammar", self.grammars.run_worker, self._stop, **common),
+            SupervisedThread("grammar", self.grammars.run_worker, self._stop, daemon=True, **common),  # abandonable
         ]
         if svc.watchdog and self.notifier.watchdog_interval_s:
             self._threads.append(SupervisedThread("watchdog", self._watchdog_body, self._stop, **common))
