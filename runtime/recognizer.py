@@ -111,6 +111,7 @@ class RecognizerSession:
         self._logprob_buffer = np.zeros((0, recognizer.model.geometry.vocab_size), dtype=np.float32)
         self._num_frames = 0
         self._cached: tuple[int, RecognitionResult] | None = None
+        self._endpoint_cached: tuple[int, bool] | None = None
         self._finalized = False
         self.search_seconds = 0.0  # time in search + endpointing; for benchmarks
         self.feature_seconds = 0.0  # time in fbank; for benchmarks
@@ -127,6 +128,7 @@ class RecognizerSession:
         self._logprob_buffer = np.zeros((0, self._logprob_buffer.shape[1]), dtype=np.float32)
         self._num_frames = 0
         self._cached = None
+        self._endpoint_cached = None
         self._finalized = False
 
     def accept_waveform(self, samples: np.ndarray) -> None:
@@ -138,8 +140,15 @@ class RecognizerSession:
             raise AudioFormatError(f"expected a 1-D array of mono samples, got shape {samples.shape}")
         if self._finalized:
             raise RuntimeError("accept_waveform() after finalize(); call reset() first")
+        self._fbank.push(samples)
+        # Features are computed only when they complete an encoder call: nothing downstream changes before
+        # that, and one big fbank batch costs far less than many small ones.
+        if self._fbank.frames_ready >= self._encoder.frames_wanted:
+            self._advance()
+
+    def _advance(self) -> None:
         start = time.perf_counter()
-        feats = self._fbank.accept(samples)
+        feats = self._fbank.pull()
         self.feature_seconds += time.perf_counter() - start
         for block in self._encoder.accept(feats):
             self._consume(block)
@@ -187,11 +196,14 @@ class RecognizerSession:
         """Whether WeNet's rule 1/2/3 fires on the frames so far (not checked after finalize)."""
         if self._finalized:
             return False
-        return self._endpoint.detected(self._search.has_tokens())
+        if self._endpoint_cached is None or self._endpoint_cached[0] != self._num_frames:
+            self._endpoint_cached = (self._num_frames, self._endpoint.detected(self._search.has_tokens()))
+        return self._endpoint_cached[1]
 
     def finalize(self) -> RecognitionResult:
         """Run the last (short) chunk and return the final result; call reset() before reusing the session."""
         if not self._finalized:
+            self._advance()
             block = self._encoder.flush()
             if block is not None:
                 self._consume(block)

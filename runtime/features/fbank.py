@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -77,36 +78,28 @@ class _MelSums:
     """Applies the mel filters as per-frame sequential sums, so a frame's value never depends on the batch.
 
     A BLAS matmul is faster on paper but rounds differently for 1 row than for 100, which would make the
-    features depend on how the audio was split. Each FFT bin lies on the rising side of at most one filter
-    and the falling side of at most one, so two weighted copies of the spectrum and two ``reduceat`` calls
-    over contiguous bin ranges give every filter's sum.
+    features depend on how the audio was split. Each filter covers a contiguous run of FFT bins, so one
+    gather of every (filter, bin) pair, one multiply and one ``reduceat`` give all filters' sums.
     """
 
     def __init__(self, opts: FbankOptions) -> None:
-        weights, is_up = _triangles(opts)
-        num_bins = weights.shape[1] + 1  # + Nyquist, weight 0
-        self._zero_col = num_bins  # index of an appended zero column, used for empty ranges
-        self._rising = np.zeros(num_bins + 1)
-        self._falling = np.zeros(num_bins + 1)
-        up_idx, down_idx = [], []
-        for m in range(weights.shape[0]):
-            for mask, target, idx in ((is_up[m], self._rising, up_idx), (~is_up[m] & (weights[m] > 0), self._falling, down_idx)):
-                cols = np.flatnonzero(mask)
-                target[cols] = weights[m, cols]
-                if cols.size:
-                    idx.extend((int(cols[0]), int(cols[-1]) + 1))
-                else:
-                    idx.extend((self._zero_col, 0))
-        self._up_idx = np.asarray(up_idx, dtype=np.intp)
-        self._down_idx = np.asarray(down_idx, dtype=np.intp)
-        self._num_bins = num_bins
+        weights, _ = _triangles(opts)
+        index, scale, starts = [], [], []
+        for row in weights:
+            cols = np.flatnonzero(row > 0)
+            if not cols.size:  # an empty filter sums one zero-weighted bin (reduceat has no empty segments)
+                cols = np.zeros(1, dtype=np.intp)
+            starts.append(len(index))
+            index.extend(cols.tolist())
+            scale.extend(row[cols].tolist())
+        self._index = np.asarray(index, dtype=np.intp)
+        self._scale = np.asarray(scale, dtype=np.float64)
+        self._starts = np.asarray(starts, dtype=np.intp)
 
     def __call__(self, power: np.ndarray) -> np.ndarray:
-        padded = np.zeros((power.shape[0], self._num_bins + 1), dtype=power.dtype)
-        padded[:, : self._num_bins] = power
-        rising = np.add.reduceat(padded * self._rising, self._up_idx, axis=1)[:, ::2]
-        falling = np.add.reduceat(padded * self._falling, self._down_idx, axis=1)[:, ::2]
-        return rising + falling
+        picked = np.take(power, self._index, axis=1)
+        picked *= self._scale
+        return np.add.reduceat(picked, self._starts, axis=1)
 
 
 def povey_window(length: int) -> np.ndarray:
@@ -115,14 +108,32 @@ def povey_window(length: int) -> np.ndarray:
     return ((0.5 - 0.5 * np.cos(2 * np.pi * n / (length - 1))) ** 0.85).astype(np.float32)
 
 
+@lru_cache(maxsize=8)
+def _tables(opts: FbankOptions) -> tuple[np.ndarray, _MelSums]:
+    """Window and mel sums for ``opts``, built once per process (sessions share them read-only)."""
+    window = povey_window(opts.frame_length).astype(DTYPE)
+    window.flags.writeable = False
+    return window, _MelSums(opts)
+
+
+# Frames computed per numpy pass: big enough to amortise the per-call cost, small enough to stay in cache.
+_BLOCK_FRAMES = 128
+
+
 class StreamingFbank:
-    """Turns int16 audio pieces into fbank frames; leftover samples carry over, so the split never matters."""
+    """Turns int16 audio pieces into fbank frames; leftover samples carry over, so the split never matters.
+
+    ``push`` only buffers samples; ``pull`` computes every complete frame. A caller that needs frames only
+    now and then (the recognizer needs a whole encoder chunk) pushes each small piece and pulls when
+    ``frames_ready`` is enough, so the numpy work runs on large batches. ``accept`` = push + pull.
+    """
 
     def __init__(self, opts: FbankOptions | None = None) -> None:
         self.opts = opts or FbankOptions()
-        self._window = povey_window(self.opts.frame_length).astype(DTYPE)
-        self._mel_sums = _MelSums(self.opts)
-        self._pending = np.zeros(0, dtype=DTYPE)
+        self._window, self._mel_sums = _tables(self.opts)
+        self._length, self._shift = self.opts.frame_length, self.opts.frame_shift
+        self._samples = np.zeros(16 * self._length, dtype=DTYPE)
+        self._size = 0
         self.num_frames = 0  # frames produced since the last reset
 
     @property
@@ -130,31 +141,52 @@ class StreamingFbank:
         """Feature dimension (number of mel bins)."""
         return self.opts.num_mel_bins
 
+    @property
+    def frames_ready(self) -> int:
+        """Complete frames buffered and not yet pulled."""
+        if self._size < self._length:
+            return 0
+        return 1 + (self._size - self._length) // self._shift
+
     def reset(self) -> None:
         """Forget buffered samples and the frame count (start of a new stream)."""
-        self._pending = np.zeros(0, dtype=DTYPE)
+        self._size = 0
         self.num_frames = 0
 
-    def accept(self, samples: np.ndarray) -> np.ndarray:
-        """Add samples (int16 values, any length); return the (n, num_mel_bins) float32 frames now complete."""
-        samples = np.asarray(samples)
-        if samples.ndim != 1:
-            samples = samples.reshape(-1)
-        if self._pending.size:
-            buf = np.concatenate([self._pending, samples.astype(DTYPE, copy=False)])
-        else:
-            buf = samples.astype(DTYPE)
-        length, shift = self.opts.frame_length, self.opts.frame_shift
-        if buf.size < length:
-            self._pending = buf
+    def push(self, samples: np.ndarray) -> None:
+        """Buffer samples (int16 values, any length) without computing anything."""
+        samples = np.asarray(samples).reshape(-1)
+        need = self._size + len(samples)
+        if need > len(self._samples):
+            grown = np.zeros(max(need, 2 * len(self._samples)), dtype=DTYPE)
+            grown[: self._size] = self._samples[: self._size]
+            self._samples = grown
+        self._samples[self._size:need] = samples
+        self._size = need
+
+    def pull(self) -> np.ndarray:
+        """The (n, num_mel_bins) float32 frames complete so far (and not pulled before)."""
+        count = self.frames_ready
+        if not count:
             return np.zeros((0, self.dim), dtype=np.float32)
-        count = 1 + (buf.size - length) // shift
-        self._pending = buf[count * shift:].copy()
+        length, shift = self._length, self._shift
+        buf = self._samples
         frames = np.lib.stride_tricks.as_strided(
             buf, shape=(count, length), strides=(buf.strides[0] * shift, buf.strides[0]), writeable=False
         )
+        out = np.empty((count, self.dim), dtype=np.float32)
+        for begin in range(0, count, _BLOCK_FRAMES):
+            out[begin:begin + _BLOCK_FRAMES] = self._compute(frames[begin:begin + _BLOCK_FRAMES])
+        consumed = count * shift
+        self._samples[: self._size - consumed] = self._samples[consumed:self._size]
+        self._size -= consumed
         self.num_frames += count
-        return self._compute(frames)
+        return out
+
+    def accept(self, samples: np.ndarray) -> np.ndarray:
+        """Add samples (int16 values, any length); return the (n, num_mel_bins) float32 frames now complete."""
+        self.push(samples)
+        return self.pull()
 
     def _compute(self, frames: np.ndarray) -> np.ndarray:
         opts = self.opts
@@ -169,7 +201,8 @@ class StreamingFbank:
             frames[:, :1] = first
         frames *= self._window
         spectrum = np.fft.rfft(frames, n=opts.fft_size, axis=1)
-        power = spectrum.real * spectrum.real + spectrum.imag * spectrum.imag
+        power = spectrum.real * spectrum.real
+        power += spectrum.imag * spectrum.imag
         mel = self._mel_sums(power).astype(np.float32)
         np.maximum(mel, FLT_EPSILON, out=mel)
         return np.log(mel, out=mel)

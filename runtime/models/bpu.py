@@ -68,6 +68,7 @@ class BpuState:
     att_cache: np.ndarray
     cnn_cache: np.ndarray
     att_mask: np.ndarray
+    chunk: np.ndarray  # the input window, reused every call
     chunk_id: int = 0
 
 
@@ -144,19 +145,21 @@ class BpuModel(StreamingModel):
 
     def new_state(self) -> BpuState:
         """All-zero caches and mask, as the C++ runtime's Reset() leaves them."""
-        _, att_shape, cnn_shape, mask_shape = self._shapes
+        chunk_shape, att_shape, cnn_shape, mask_shape = self._shapes
         return BpuState(
             att_cache=np.zeros(att_shape, dtype=np.float32),
             cnn_cache=np.zeros(cnn_shape, dtype=np.float32),
             att_mask=np.zeros(mask_shape, dtype=np.float32),
+            chunk=np.zeros(chunk_shape, dtype=np.float32),
         )
 
     def forward(self, state: BpuState, feats: np.ndarray) -> np.ndarray:
         """One chunk: zero-padded input, float mask, looped caches, log_softmax over the CTC logits."""
         g = self.geometry
         valid = len(feats)
-        chunk = np.zeros(self._shapes[0], dtype=np.float32)
+        chunk = state.chunk
         chunk[0, 0, :valid] = feats
+        chunk[0, 0, valid:] = 0.0
         state.chunk_id += 1
         total = self._cache_frames + g.chunk_size
         seen = state.chunk_id * g.chunk_size

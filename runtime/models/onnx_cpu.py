@@ -104,6 +104,7 @@ class OnnxCpuModel(StreamingModel):
         g = self.geometry
         self._cache_frames = g.chunk_size * g.left_chunks if g.left_chunks > 0 and g.streaming else 0
         self._ctc_input = ctc_in.name
+        self._prepare_feeds()
 
     def info(self) -> dict[str, Any]:
         """Geometry plus the ONNX-specific sizes."""
@@ -119,34 +120,46 @@ class OnnxCpuModel(StreamingModel):
             offset=self._cache_frames,
         )
 
+    def _prepare_feeds(self) -> None:
+        """Check the encoder's inputs once and build the values that never change between calls."""
+        g = self.geometry
+        known = ("chunk", "offset", "required_cache_size", "att_cache", "cnn_cache", "att_mask")
+        for name in self._input_names:
+            if name not in known:
+                raise ModelLoadError(f"{self.model_dir / 'encoder.onnx'}: unexpected encoder input '{name}'")
+        self._dtypes = {name: _ONNX_DTYPES.get(self._inputs[name].type) for name in self._input_names}
+        self._constant_feeds: dict[str, np.ndarray] = {}
+        if "required_cache_size" in self._inputs:
+            required = self._cache_frames if g.left_chunks >= 0 else -1
+            dtype = self._dtypes["required_cache_size"] or np.int64
+            self._constant_feeds["required_cache_size"] = np.array(required, dtype=dtype)
+        mask_dtype = self._dtypes.get("att_mask") or np.bool_
+        self._full_mask = np.ones((1, 1, max(0, self._cache_frames + g.chunk_size)), dtype=mask_dtype)
+
     def _feeds(self, state: OnnxCpuState, feats: np.ndarray) -> dict[str, np.ndarray]:
         g = self.geometry
-        values: dict[str, Any] = {
-            "chunk": feats[None],
-            "offset": np.array(state.offset, dtype=np.int64),
-            "required_cache_size": np.array(self._cache_frames if g.left_chunks >= 0 else -1, dtype=np.int64),
-            "att_cache": state.att_cache,
-            "cnn_cache": state.cnn_cache,
-        }
-        if "att_mask" in self._inputs:
-            length = self._cache_frames + g.chunk_size
-            mask = np.ones((1, 1, length), dtype=np.bool_)
-            if g.left_chunks > 0:
+        feeds = dict(self._constant_feeds)
+        feeds["chunk"] = feats[None]
+        if "offset" in self._dtypes:
+            feeds["offset"] = np.array(state.offset, dtype=self._dtypes["offset"] or np.int64)
+        if "att_cache" in self._dtypes:
+            feeds["att_cache"] = state.att_cache
+        if "cnn_cache" in self._dtypes:
+            feeds["cnn_cache"] = state.cnn_cache
+        if "att_mask" in self._dtypes:
+            empty = max(0, g.left_chunks - state.calls) * g.chunk_size if g.left_chunks > 0 else 0
+            if empty:
                 # The first (L − i)·C cache slots are still empty zeros for call i < L.
-                mask[..., : max(0, g.left_chunks - state.calls) * g.chunk_size] = False
-            values["att_mask"] = mask
-        feeds = {}
-        for name in self._input_names:
-            if name not in values:
-                raise ModelLoadError(f"{self.model_dir / 'encoder.onnx'}: unexpected encoder input '{name}'")
-            value = np.asarray(values[name])
-            want = _ONNX_DTYPES.get(self._inputs[name].type)
-            feeds[name] = value.astype(want, copy=False) if want is not None else value
+                mask = self._full_mask.copy()
+                mask[..., :empty] = False
+                feeds["att_mask"] = mask
+            else:
+                feeds["att_mask"] = self._full_mask
         return feeds
 
     def forward(self, state: OnnxCpuState, feats: np.ndarray) -> np.ndarray:
         """One encoder call plus CTC; advances offset and caches; returns (T_out, V) log-probs."""
-        feeds = self._feeds(state, np.ascontiguousarray(feats, dtype=np.float32))
+        feeds = self._feeds(state, np.ascontiguousarray(feats, dtype=self._dtypes["chunk"] or np.float32))
         start = time.perf_counter()
         output, att_cache, cnn_cache = self._encoder.run(["output", "r_att_cache", "r_cnn_cache"], feeds)
         logprobs = self._ctc.run(None, {self._ctc_input: output})[0]

@@ -10,6 +10,9 @@ from runtime.models.base import StreamingModel
 
 _LOGGER = logging.getLogger(__name__)
 
+# A non-streaming model runs once at the end; until then frames are taken in batches of this size.
+_NON_STREAMING_BATCH = 128
+
 
 class EncoderStream:
     """Feeds frames to a StreamingModel chunk by chunk: windows of W frames with stride C·S.
@@ -39,6 +42,13 @@ class EncoderStream:
             self._size = 0
             self._pending_new = 0  # frames in the buffer not yet read as new frames by any call
         self._had_call = False
+
+    @property
+    def frames_wanted(self) -> int:
+        """New frames that would let the next call run (a non-streaming model just takes frames in batches)."""
+        if not self._window:
+            return _NON_STREAMING_BATCH
+        return max(1, self._window - self._size)
 
     def _append(self, feats: np.ndarray) -> None:
         need = self._size + len(feats)
