@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ _LABEL_KINDS = (LABEL_INTENT, LABEL_SLOT, LABEL_VALUE, LABEL_NUMBER, LABEL_SPOKE
 _MAX_PERMUTATION_ITEMS = 6
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Arc:
     """One arc: ``word`` (None = epsilon; a lowercase English word or one CJK character), target, output label."""
 
@@ -76,20 +77,12 @@ class WordGraph:
 
     def origin_of(self, state: int):
         """SourcePosition of the sentence that created ``state`` (None for shared start/end states)."""
-        low, high, found = 0, len(self.origins), None
-        while low < high:
-            middle = (low + high) // 2
-            if self.origins[middle][0] <= state:
-                found = self.origins[middle][1]
-                low = middle + 1
-            else:
-                high = middle
-        return found
+        rank = self.sentence_rank(state)
+        return self.origins[rank - 1][1] if rank > 0 else None
 
     def sentence_rank(self, state: int) -> int:
-        """Build order of the sentence that created ``state`` (hassil tries sentences in this order)."""
-        import bisect
-
+        """Build order of the sentence that created ``state`` (hassil tries sentences in this order);
+        odd for states inside a sentence, even for the shared states between sentences."""
         starts = self._decoded.get("origin_starts")
         if starts is None:
             starts = self._decoded["origin_starts"] = [entry[0] for entry in self.origins]
@@ -114,16 +107,17 @@ class WordGraph:
     def interpret_with_context(self, path_arcs: SequenceType[Arc]) -> tuple:
         """(IntentMatch, True when the data block's requires/excludes_context hold for the list values' contexts)."""
         words: list[str] = []
-        outputs: list[tuple[int, int]] = []
+        positioned: list[tuple[int, tuple]] = []
         for arc in path_arcs:
             if arc.output >= 0:
-                outputs.append((len(words), arc.output))
+                positioned.append((len(words), (arc.output,)))
             if arc.word is not None:
                 words.append(arc.word)
-        return self.interpret_outputs(words, outputs)
+        return self.interpret_positioned(words, positioned)
 
     def interpret_positioned(self, words: list[str], chosen: list[tuple]) -> tuple:
-        """interpret_outputs for outputs grouped by position: ``chosen`` = [(word position, outputs), ...]."""
+        """(IntentMatch, context ok) from the spoken words and the outputs grouped by word position:
+        ``chosen`` = [(position, outputs emitted before word ``position``), ...]."""
         from daemon.grammar.grammar import IntentMatch
 
         intent = ""
@@ -156,44 +150,6 @@ class WordGraph:
                         slots[name] = raw_slots[name] = join_words(words[first:position])
                 elif kind == LABEL_CONTEXT:
                     context.update(payload)
-        ok = True
-        if requires or excludes:
-            ok = context_satisfied(requires, excludes, context, slots)
-        return IntentMatch(intent=intent, slots=slots, raw_slots=raw_slots, text=join_words(words)), ok
-
-    def interpret_outputs(self, words: list[str], outputs) -> tuple:
-        """(IntentMatch, context ok) from the spoken words and the (word position, output) pairs of a path."""
-        from daemon.grammar.grammar import IntentMatch
-
-        intent = ""
-        slots: dict = {}
-        raw_slots: dict = {}
-        context: dict = {}
-        requires: dict = {}
-        excludes: dict = {}
-        open_slots: list[tuple] = []  # (slot name, first word index)
-        labels = self._decoded.get("all") or self._labels()
-        for position, output in outputs:
-            kind, payload = labels[output]
-            if kind == LABEL_SLOT:
-                open_slots.append((payload, position))
-            elif kind == LABEL_VALUE or kind == LABEL_NUMBER:
-                if open_slots:
-                    name, first = open_slots.pop()
-                    slots[name] = payload
-                    raw_slots[name] = join_words(words[first:position])
-            elif kind == LABEL_INTENT:
-                intent = payload[0]
-                if payload[1]:
-                    slots.update(payload[1])
-                if len(payload) > 2:
-                    requires, excludes = payload[2], payload[3]
-            elif kind == LABEL_SPOKEN or kind == LABEL_END:
-                if open_slots:
-                    name, first = open_slots.pop()
-                    slots[name] = raw_slots[name] = join_words(words[first:position])
-            elif kind == LABEL_CONTEXT:
-                context.update(payload)
         ok = True
         if requires or excludes:
             ok = context_satisfied(requires, excludes, context, slots)
