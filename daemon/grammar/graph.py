@@ -524,7 +524,10 @@ class _Builder:
                 self.skipped_wildcard_sentences += 1
                 continue
             self.origins.append((len(self.arcs), sentence.position))
-            self.build(sentence.expression, body_start, body_end, data, ())
+            # A state of its own, so that even a one-word sentence can be told apart (origin_of).
+            sentence_end = self.new_state()
+            self.build(sentence.expression, body_start, sentence_end, data, ())
+            self.arc(sentence_end, None, body_end)
             self.origins.append((len(self.arcs), None))
 
     def uses_wildcard(self, expr: Expression, data: IntentData | str, stack: tuple) -> bool:

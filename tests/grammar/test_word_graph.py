@@ -102,3 +102,10 @@ def test_skip_words_optional_at_both_ends_of_the_speech_graph(tmp_path):
     grammar = grammar_from(tmp_path, one_intent(["lights on"], extra="skip_words: [please]"))
     assert "please" in grammar.word_graph().vocabulary()
     assert grammar.parse("please lights on please") is not None
+
+
+def test_one_word_sentences_have_an_origin(tmp_path):
+    grammar = grammar_from(tmp_path, one_intent(["louder", "quieter please"]))
+    graph = grammar.word_graph()
+    origins = {arc.word: graph.origin_of(arc.next) for arcs in graph.arcs for arc in arcs if arc.word}
+    assert (origins["louder"].line, origins["louder"].column) == (6, 14)
