@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from daemon.grammar.grammar import Grammar, IntentMatch, load_grammar
+from daemon.grammar.graph import Arc, WordGraph
 from daemon.grammar.sampler import SampledSentence, sample_sentences
 
-__all__ = ["Grammar", "IntentMatch", "SampledSentence", "load_grammar", "sample_sentences"]
+__all__ = ["Arc", "Grammar", "IntentMatch", "SampledSentence", "WordGraph", "load_grammar", "sample_sentences"]

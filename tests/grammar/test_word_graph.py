@@ -109,3 +109,35 @@ def test_one_word_sentences_have_an_origin(tmp_path):
     graph = grammar.word_graph()
     origins = {arc.word: graph.origin_of(arc.next) for arcs in graph.arcs for arc in arcs if arc.word}
     assert (origins["louder"].line, origins["louder"].column) == (6, 14)
+
+
+def _random_path(graph, rng):
+    state, path = graph.start, []
+    while True:
+        arcs = graph.arcs[state]
+        if state in graph.finals and (not arcs or rng.random() < 0.5):
+            return path
+        arc = rng.choice(arcs)
+        path.append(arc)
+        state = arc.next
+
+
+def test_random_paths_of_the_speech_graph_parse_to_their_interpretation(repo_root):
+    """What the speech side decodes (a path of the WordGraph) means the same as its text parsed."""
+    import random
+
+    from daemon.grammar import load_grammar
+    from daemon.grammar.words import join_words
+
+    rng = random.Random(5)
+    for language in ("zh", "en"):
+        grammar = load_grammar(repo_root / "grammars" / language)
+        graph = grammar.word_graph()
+        for _ in range(300):
+            path = _random_path(graph, rng)
+            decoded = graph.interpret(path)
+            text = join_words([arc.word for arc in path if arc.word is not None])
+            parsed = grammar.parse(text)
+            assert parsed is not None, text
+            assert (parsed.intent, parsed.slots) == (decoded.intent, decoded.slots), text
+            assert decoded.text == text
