@@ -16,7 +16,7 @@ from daemon.grammar.model import (
     SlotList,
     SourcePosition,
 )
-from daemon.grammar.template import Expression, ListReference, RuleReference, iter_references
+from daemon.grammar.template import Expression, ListReference, iter_references
 
 if TYPE_CHECKING:  # pragma: no cover
     from daemon.grammar.graph import WordGraph

@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from daemon.grammar.graph import WILDCARD, Arc, WordGraph, build_word_graph
+from daemon.grammar.graph import WILDCARD, WordGraph, build_word_graph
 from daemon.grammar.model import WildcardList
 from daemon.grammar.numbers import is_chinese
 from daemon.grammar.words import contains_cjk, has_unit_sign, split_words

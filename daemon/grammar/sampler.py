@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from daemon.grammar.grammar import Grammar
 from daemon.grammar.graph import context_satisfied, value_fits
-from daemon.grammar.model import IntentData, RangeList, Sentence, ValueList, WildcardList
+from daemon.grammar.model import IntentData, RangeList, Sentence, ValueList
 from daemon.grammar.numbers import is_chinese, number_words
 from daemon.grammar.template import (
     Alternative,

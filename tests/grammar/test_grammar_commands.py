@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 
 from daemon.cli import main
 from tests.grammar.helpers import one_intent, write_grammar
