@@ -66,10 +66,52 @@ class CtcPrefixBeamSearch:
             top = np.argpartition(-logprobs, k - 1, axis=1)[:, :k]
         else:
             top = np.broadcast_to(np.arange(vocab), (len(logprobs), vocab))
-        skip = logprobs[:, self.blank_id] >= self._blank_skip_logp
-        for i in range(len(logprobs)):
-            self._frame(self._num_frames + i, logprobs[i], top[i], bool(skip[i]))
-        self._num_frames += len(logprobs)
+        skip = (logprobs[:, self.blank_id] >= self._blank_skip_logp).tolist()
+        count, i = len(logprobs), 0
+        while i < count:
+            end = i + 1
+            while end < count and skip[i] and skip[end]:
+                end += 1
+            if end - i > 1:
+                self._blank_run(self._num_frames + i, logprobs[i:end], top[i:end])
+            else:
+                self._frame(self._num_frames + i, logprobs[i], top[i], skip[i])
+            i = end
+        self._num_frames += count
+
+    def _blank_run(self, t0: int, rows: np.ndarray, tops: np.ndarray) -> None:
+        """Several consecutive blank-skip frames at once: no prefix is added, so only scores, peaks and order change.
+
+        The scores follow exactly the per-frame recursion of ``_frame``; the beam is re-sorted once at the end
+        (per-frame sorting could only differ for exactly tied totals).
+        """
+        blank = self.blank_id
+        last = self._last
+        has_last = last >= 0
+        safe_last = np.where(has_last, last, 0)
+        last_in_top = (tops[:, :, None] == safe_last[None, None, :]).any(axis=1) & has_last[None, :]
+        p_last = np.where(last_in_top, rows[:, safe_last], NEG_INF)  # (frames, beam)
+        p_blank = np.where((tops == blank).any(axis=1), rows[:, blank], NEG_INF).tolist()
+        s, ns = self._s, self._ns
+        for k, pb in enumerate(p_blank):
+            s, ns = np.logaddexp(s, ns) + pb, ns + p_last[k]
+        best_k = p_last.argmax(axis=0)
+        best_p = p_last[best_k, np.arange(len(last))]
+        peaked = best_p > self._peak_p
+        peak_p = np.where(peaked, best_p, self._peak_p)
+        peak_t = np.where(peaked, t0 + best_k, self._peak_t)
+        order = np.argsort(-np.logaddexp(s, ns), kind="stable")
+        if (order == np.arange(len(order))).all():
+            self._s, self._ns, self._peak_p, self._peak_t = s, ns, peak_p, peak_t
+            return
+        new_node = self._node[order]
+        self._node, self._s, self._ns, self._last = new_node, s[order], ns[order], last[order]
+        self._peak_p, self._peak_t = peak_p[order], peak_t[order]
+        self._done_t = [self._done_t[j] for j in order.tolist()]
+        self._done_p = [self._done_p[j] for j in order.tolist()]
+        slot = {node: j for j, node in enumerate(new_node.tolist())}
+        parents_of = self._parent
+        self._parent_slot = np.array([slot.get(parents_of[node], -1) for node in new_node.tolist()], dtype=np.int64)
 
     def _frame(self, t: int, row: np.ndarray, top: np.ndarray, blank_only: bool) -> None:
         blank = self.blank_id

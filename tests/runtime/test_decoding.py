@@ -62,6 +62,56 @@ def test_beam_search_is_the_same_however_chunked() -> None:
     assert whole.result().frames == pieces.result().frames
 
 
+def _mostly_blank(rng: np.random.Generator, frames: int, vocab: int) -> np.ndarray:
+    """Noisy CTC output whose blank frames (P(blank) > 0.999) come in runs between uncertain token frames."""
+    rows = _random_logprobs(rng, frames, vocab, peaky=1.0).astype(np.float64)
+    blank_frames = rng.random(frames) < 0.75
+    # A peaky rest, so a prefix's last token is sometimes likelier in a blank frame than where it was emitted.
+    rest = rng.normal(size=(int(blank_frames.sum()), vocab - 1)) * 4.0
+    rest -= np.logaddexp.reduce(rest, axis=1, keepdims=True)
+    blank_p = rng.uniform(0.9991, 0.99999, size=int(blank_frames.sum()))
+    rows[blank_frames, 0] = np.log(blank_p)
+    rows[blank_frames, 1:] = rest + np.log1p(-blank_p)[:, None]
+    return rows.astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_runs_of_blank_frames_decode_like_single_frames(seed: int) -> None:
+    logprobs = _mostly_blank(np.random.default_rng(seed), frames=200, vocab=20)
+    assert (logprobs[:-1, 0] > math.log(0.999)).astype(int).dot(logprobs[1:, 0] > math.log(0.999)) > 50  # runs
+    batched = CtcPrefixBeamSearch(beam_size=6)
+    batched.accept(logprobs)
+    single = CtcPrefixBeamSearch(beam_size=6)
+    for row in logprobs:  # one frame per call never takes the run path
+        single.accept(row[None])
+    for a, b in zip(batched.nbest(), single.nbest(), strict=True):
+        assert a.token_ids == b.token_ids and a.frames == b.frames and a.token_probs == b.token_probs
+        assert a.score == b.score and a.confidence == b.confidence
+
+
+def test_a_blank_run_reorders_the_beam_and_moves_peaks_like_single_frames() -> None:
+    # Frame 0 makes prefixes (1,) and (2,) nearly tie and (3,) unlikely; in the blank run token 2 is a bit
+    # likelier than token 1 (so (2,) overtakes (1,)) and token 3 likelier than where it was emitted (its peak moves).
+    token = [0.1, 0.45, 0.44995, 0.000025, 0.000025]
+    blank = [0.9993, 0.0001, 0.0004, 0.0002, 1e-9]
+    probs = np.array([token] + [blank] * 6 + [token] + [blank] * 3, dtype=np.float64)
+    logprobs = np.log(probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
+    batched = CtcPrefixBeamSearch(beam_size=20)
+    batched.accept(logprobs[:1])
+    assert batched.result().token_ids == (1,)
+    batched.accept(logprobs[1:7])
+    nbest = batched.nbest()
+    assert nbest[0].token_ids == (2,)
+    assert next(h for h in nbest if h.token_ids == (3,)).frames == (1,)
+    batched.accept(logprobs[7:])
+    single = CtcPrefixBeamSearch(beam_size=20)
+    for row in logprobs:
+        single.accept(row[None])
+    for a, b in zip(batched.nbest(), single.nbest(), strict=True):
+        assert a.token_ids == b.token_ids and a.frames == b.frames and a.token_probs == b.token_probs
+        assert a.score == b.score
+
+
 def _peaky_utterance(tokens: list[int], vocab: int = 12, frames_per_token: int = 4) -> np.ndarray:
     """Clear CTC output: each token peaks for 2 frames, blanks between."""
     rows = []
