@@ -116,13 +116,11 @@ class CtcPrefixBeamSearch:
     def _frame(self, t: int, row: np.ndarray, top: np.ndarray, blank_only: bool) -> None:
         blank = self.blank_id
         s, ns, last = self._s, self._ns, self._last
-        in_top = np.zeros(len(row), dtype=bool)
-        in_top[top] = True
         score = np.logaddexp(s, ns)
-        has_last = last >= 0
-        last_ok = has_last & in_top[np.where(has_last, last, 0)]
-        p_last = np.where(last_ok, row[np.where(has_last, last, 0)], NEG_INF)
-        stay_s = score + (row[blank] if in_top[blank] else NEG_INF)
+        # last == -1 (empty prefix) never matches a token; row[-1] is then read but masked out.
+        last_ok = (top[None, :] == last[:, None]).any(axis=1)
+        p_last = np.where(last_ok, row[last], NEG_INF)
+        stay_s = score + (row[blank] if (top == blank).any() else NEG_INF)
         stay_ns = ns + p_last
         if blank_only:
             ext = np.empty((len(s), 0))
@@ -130,17 +128,14 @@ class CtcPrefixBeamSearch:
         else:
             tokens = top[top != blank]
             token_p = row[tokens]
-            base = np.where(tokens[None, :] == last[:, None], s[:, None], score[:, None])
-            ext = base + token_p[None, :]
+            is_last = tokens[None, :] == last[:, None]
+            ext = np.where(is_last, s[:, None], score[:, None]) + token_p[None, :]
             # prefix + token may already be in the beam (as the child of its parent): merge it there.
-            slot_of = np.full(len(row), -1, dtype=np.int64)
-            slot_of[tokens] = np.arange(len(tokens))
             parents = self._parent_slot
-            merge = (parents >= 0) & has_last
-            merge &= slot_of[np.where(has_last, last, 0)] >= 0
+            merge = (parents >= 0) & is_last.any(axis=1)
             if merge.any():
                 rows_ = parents[merge]
-                cols = slot_of[last[merge]]
+                cols = is_last[merge].argmax(axis=1)
                 stay_ns[merge] = np.logaddexp(stay_ns[merge], ext[rows_, cols])
                 ext[rows_, cols] = NEG_INF
         stay_total = np.logaddexp(stay_s, stay_ns)
