@@ -64,6 +64,9 @@ class VadConfig:
     onset_ms: int = _spec(90, lo=10, hi=1000)  # continuous speech needed to start an utterance
     min_speech_ms: int = _spec(250, lo=0, hi=5000)  # shorter utterances are dropped as noise
     trailing_silence_ms: int = _spec(500, lo=90, hi=5000)
+    # Inside an utterance a frame this far below the loudest voiced frame counts as silence even when webrtcvad
+    # still says speech: its ~100 ms hangover would otherwise delay every endpoint. None disables the gate.
+    silence_below_peak_db: Optional[float] = _spec(40.0, lo=10.0, hi=90.0)
     max_utterance_s: float = _spec(8.0, lo=1.0, hi=10.0)
     model_endpoint: bool = True  # let WeNet's endpoint rules end an utterance too
 

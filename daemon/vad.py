@@ -44,6 +44,12 @@ class UtteranceEnd:
 VadEvent = Union[UtteranceStart, UtteranceAudio, UtteranceEnd]
 
 
+def _energy(frame: np.ndarray) -> float:
+    """Mean square of an int16 frame."""
+    f = frame.astype(np.float32)
+    return float(np.dot(f, f)) / len(f)
+
+
 def make_webrtc_detector(aggressiveness: int) -> Callable[[bytes], bool]:
     """A frame → is-speech function backed by webrtcvad at 16 kHz."""
     import webrtcvad
@@ -74,6 +80,9 @@ class VadSegmenter:
         self._speech_frames = 0
         self._frames_in_utt = 0
         self._speech_end = 0
+        gate_db = config.silence_below_peak_db
+        self._gate_ratio = 10.0 ** (-gate_db / 10.0) if gate_db is not None else 0.0
+        self._peak_energy = 0.0
 
     @property
     def frame_samples(self) -> int:
@@ -100,7 +109,9 @@ class VadSegmenter:
                 self._ring.append(frame)
                 self._run = self._run + 1 if speech else 0
                 if self._run >= self._onset_frames:
-                    audio = np.concatenate(list(self._ring))
+                    ring = list(self._ring)
+                    self._peak_energy = max(_energy(f) for f in ring[-self._run :])
+                    audio = np.concatenate(ring)
                     self._ring.clear()
                     self.in_utterance = True
                     self._speech_frames = self._run
@@ -111,6 +122,12 @@ class VadSegmenter:
                 continue
             pending.append(frame)
             self._frames_in_utt += 1
+            if speech and self._gate_ratio:
+                energy = _energy(frame)
+                if energy > self._peak_energy:
+                    self._peak_energy = energy
+                elif energy < self._peak_energy * self._gate_ratio:
+                    speech = False  # webrtcvad hangover: far too quiet to be speech of this utterance
             if speech:
                 self._speech_frames += 1
                 self._silence_run = 0

@@ -107,3 +107,18 @@ def test_force_end_and_reset(command):
     end = segmenter.force_end("endpoint")
     assert end is not None and end.reason == "endpoint" and not segmenter.in_utterance
     assert segmenter.force_end() is None
+
+
+def test_energy_gate_cuts_the_webrtcvad_hangover(command):
+    samples = np.concatenate([command, np.zeros(SR, np.int16)])
+    _, last = speech_bounds(command)
+
+    def speech_end(gate):
+        ends = [e for e in run(VadSegmenter(VadConfig(silence_below_peak_db=gate)), samples)
+                if isinstance(e, UtteranceEnd)]
+        assert len(ends) == 1
+        return ends[0].speech_end_sample / SR - last
+
+    without, with_gate = speech_end(None), speech_end(40.0)
+    assert without > 0.07  # webrtcvad keeps saying "speech" after the audible end
+    assert abs(with_gate) < 0.05 and with_gate < without - 0.05

@@ -17,7 +17,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 FIXTURE_MODEL = SHARED / "fixtures" / "wenet" / "u2pp_conformer"
-PROJECT_MODEL = ROOT / "models" / "default"
+PROJECT_MODEL = Path(os.environ.get("VOICECMD_MODEL_DIR") or ROOT / "models" / "default")  # as daemon.paths
 SR = 16000
 
 # A grammar the fixture model (random weights, 40 units) can spell; with a very low reject threshold every
