@@ -113,6 +113,33 @@ def bench_model(model_dir: Path, label: str, audio: list[np.ndarray], repeat: in
     )
 
 
+def fidelity(exports: list[tuple[str, Path]], fixtures: Path, piece: int) -> None:
+    """Max |log-prob difference| of the streamed WAVs vs WeNet's C++-fed references, per export."""
+    from runtime.models.base import log_softmax
+
+    print("fidelity (max abs log-prob difference, WAV -> our fbank -> model, vs ctc_logprobs_chunked_cppfeed.npy):")
+    for name, model_dir in exports:
+        recognizer = Recognizer(model_dir, beam_size=1)
+        ref_dir = fixtures / ("bpu_conformer_sub8" if name.endswith("/bpu") else name) / "ref"
+        worst, worst_bpu = 0.0, 0.0
+        for wav in WAVS:
+            samples = _read(fixtures / "audio" / f"{wav}.wav")
+            session = recognizer.create_session()
+            for i in range(0, len(samples), piece):
+                session.accept_waveform(samples[i:i + piece])
+            got = session.finalize().logprobs
+            expected = np.load(ref_dir / wav / "ctc_logprobs_chunked_cppfeed.npy")
+            if got.shape != expected.shape:
+                raise SystemExit(f"{name} {wav}: {got.shape} frames, reference {expected.shape}")
+            worst = max(worst, float(np.abs(got - expected).max()))
+            if name.endswith("/bpu"):
+                logits = np.load(fixtures / name / "ref" / wav / "ctc_logits_bpu.npy")
+                full = len(got) // 8 * 8  # frames of the full chunks (a short last chunk keeps fewer than 8)
+                worst_bpu = max(worst_bpu, float(np.abs(got[:full] - log_softmax(logits[:full])).max()))
+        extra = f"; full chunks vs log_softmax(ctc_logits_bpu) {worst_bpu:.1e}" if name.endswith("/bpu") else ""
+        print(f"  {name:34s} {worst:.1e}{extra}")
+
+
 def main() -> None:
     """Parse arguments and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -122,6 +149,7 @@ def main() -> None:
     parser.add_argument("--beam", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--model", type=Path, nargs="*", default=[], help="extra model directories to measure")
     parser.add_argument("--no-fixture-models", action="store_true", help="skip the fixture models")
+    parser.add_argument("--fidelity", action="store_true", help="also print log-prob differences vs the fixtures")
     args = parser.parse_args()
     audio = [_read(args.fixtures / "audio" / f"{name}.wav") for name in WAVS]
     piece = args.piece_ms * 16
@@ -133,6 +161,16 @@ def main() -> None:
         for name in ("encoder.onnx", "ctc.onnx"):
             shutil.copy(args.fixtures / "bpu_conformer_sub8" / "bpu" / name, bpu / name)
         shutil.copy(args.fixtures / "bpu_conformer_sub8" / "units.txt", bpu / "units.txt")
+        if args.fidelity:
+            unlimited = Path(tmp) / "left_chunks_-1"
+            unlimited.mkdir()
+            for name in ("encoder.onnx", "ctc.onnx"):
+                shutil.copy(args.fixtures / "u2pp_conformer" / "left_chunks_-1" / name, unlimited / name)
+            shutil.copy(args.fixtures / "u2pp_conformer" / "units.txt", unlimited / "units.txt")
+            names = ("u2pp_conformer", "transformer_sub8", "bpu_conformer_sub8")
+            exports = [(n, args.fixtures / n) for n in names]
+            exports += [("u2pp_conformer/left_chunks_-1", unlimited), ("bpu_conformer_sub8/bpu", bpu)]
+            fidelity(exports, args.fixtures, piece)
         models = []
         own = ROOT / "models" / "default"
         for model_dir, label in ((own, "models/default CPU"), (own / "bpu", "models/default BPU-form ORT")):
