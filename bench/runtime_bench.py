@@ -77,7 +77,8 @@ def bench_fbank(audio: list[np.ndarray], repeat: int, piece: int) -> None:
             _knf_fbank(samples)
         theirs.append(time.perf_counter() - start)
     o, p, k = (min(t) / seconds * 1000 for t in (batched, per_piece, theirs))
-    print(f"fbank per s of audio: ours {o:.3f} ms (every piece {p:.3f}), kaldi-native-fbank {k:.3f} ms, ratio {o / k:.2f}x")
+    print(f"fbank per s of audio: ours {o:.3f} ms (every piece {p:.3f}), kaldi-native-fbank {k:.3f} ms, "
+          f"ratio {o / k:.2f}x")
 
 
 def bench_model(model_dir: Path, label: str, audio: list[np.ndarray], repeat: int, piece: int, beam: int,
@@ -107,7 +108,8 @@ def bench_model(model_dir: Path, label: str, audio: list[np.ndarray], repeat: in
     glue = overhead - search - fbank
     print(
         f"{label:34s} beam {beam:2d}: total {total / seconds * 1000:7.2f} ms/s  model {engine / seconds * 1000:7.2f}"
-        f"  fbank {fbank / seconds * 1000:5.2f}  search {search / seconds * 1000:5.2f}  glue {glue / seconds * 1000:5.2f}"
+        f"  fbank {fbank / seconds * 1000:5.2f}  search {search / seconds * 1000:5.2f}"
+        f"  glue {glue / seconds * 1000:5.2f}"
         f"  overhead {overhead / seconds * 1000:5.2f}"
         f"  overhead/model {100 * overhead / engine:5.1f}%  RTF {total / seconds:.4f}"
     )
