@@ -101,6 +101,7 @@ class PacedWriter:
         self._thread = threading.Thread(target=self._run, name="pcm-writer", daemon=True)
 
     def start(self) -> None:
+        """Start writing."""
         self._t0 = time.monotonic()
         self._thread.start()
 
@@ -130,17 +131,20 @@ class PacedWriter:
                 time.sleep(delay)
 
     def stop(self) -> None:
+        """Stop writing (stdin stays open)."""
         self._stop.set()
         self._thread.join(2)
 
 
 def start_daemon(config: Path, log: Path, env: Optional[dict] = None) -> subprocess.Popen:
+    """``voicecmd run --config`` as a subprocess with stdin as a pipe and stderr in ``log``."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
     return subprocess.Popen([sys.executable, "-m", "daemon", "run", "--config", str(config)], cwd=ROOT, env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=open(log, "wb"))
 
 
 def stop_daemon(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 10 s."""
     proc.terminate()
     try:
         proc.wait(10)
