@@ -109,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
             return _check(config)
         return run_demo(args)
     config_path = args.config or DEFAULT_CONFIG_PATH
+    if args.config is None and not config_path.exists():
+        raise ConfigError(f"{config_path}: no such config file (give --config FILE, or --demo for the bundled default)")
     if args.check_config:
         try:
             config = load_config(config_path)
