@@ -109,8 +109,6 @@ def run(args: argparse.Namespace) -> int:
             return _check(config)
         return run_demo(args)
     config_path = args.config or DEFAULT_CONFIG_PATH
-    if args.config is None and not config_path.exists():
-        raise ConfigError(f"{config_path}: no such config file (give --config FILE, or --demo for the bundled default)")
     if args.check_config:
         try:
             config = load_config(config_path)
@@ -118,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"voicecmd: error: {exc}", file=sys.stderr)
             return 1
         return _check(config)
+    if args.config is None and not config_path.exists():
+        raise ConfigError(f"{config_path}: no such config file (give --config FILE, or --demo for the bundled default)")
     config = load_config(config_path)
     setup_logging(config.logging, debug=getattr(args, "debug", False))
     from daemon.app import run_daemon
