@@ -514,8 +514,10 @@ class _Builder:
         skip_words = [w for w in self.grammar.skip_words if contains_cjk(w) == chinese]
         block_start, body_start, body_end = self.new_state(), self.new_state(), self.new_state()
         payload: list = [intent, data.slots]
-        if data.requires_context or data.excludes_context:
+        if data.requires_context or data.excludes_context or data.required_keywords:
             payload += [data.requires_context, data.excludes_context]
+        if data.required_keywords:
+            payload.append(list(data.required_keywords))
         self.arc(start, None, block_start, self.label(LABEL_INTENT, payload))
         self.skip_arcs(block_start, body_start, skip_words, data.language)
         self.skip_arcs(body_end, final, skip_words, data.language)

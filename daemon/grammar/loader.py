@@ -451,7 +451,21 @@ class _FileLoader:
             requires_context=extra["requires_context"] or {},
             excludes_context=extra["excludes_context"] or {},
             metadata=extra["metadata"] or {},
+            required_keywords=self.load_keywords(body),
         )
+
+    def load_keywords(self, body: dict) -> tuple:
+        """``required_keywords:`` as a tuple of words (hassil compares them with the text's words, case and all)."""
+        if "required_keywords" not in body:
+            return ()
+        node = body["required_keywords"][1]
+        keywords = _plain(node)
+        if isinstance(keywords, str):
+            keywords = [keywords]
+        if not isinstance(keywords, list) or not all(isinstance(k, (str, int, float)) for k in keywords):
+            self.problem(node, "required_keywords must be a list of words")
+            return ()
+        return tuple(str(k) for k in keywords)
 
 
 def _plain(node: _Node) -> object:

@@ -19,6 +19,7 @@ _LOGGER = logging.getLogger(__name__)
 #: Cached lazy-DFA states before the cache starts over (keeps memory bounded on odd input).
 _MAX_DFA_STATES = 50_000
 _MISSING = object()
+_KEYWORD_PUNCTUATION = {ord(c): " " for c in ",.!?;:\"()[]{}<>，。！？；：、“”（）《》…—~"}
 
 
 class GraphWalker:
@@ -101,6 +102,7 @@ class TextMatcher:
         self.finals = self.graph.finals
         self.walker = GraphWalker(self.graph)
         self._dfa = _LazyDfa(self.walker, has_wildcards)
+        self.has_keywords = any(d.required_keywords for datas in grammar.intents.values() for d in datas)
         self.chinese_language = next((lang for lang in grammar.languages if is_chinese(lang)), None)
         self.other_language = next((lang for lang in grammar.languages if not is_chinese(lang)), None)
         self.skip_sequences: list[tuple[str, ...]] = []
@@ -163,26 +165,43 @@ class TextMatcher:
 
     def parse(self, text: str) -> "IntentMatch | None":
         """Intent of ``text`` (skip words tried as part of the sentence first, then dropped), or None."""
-        match = self.parse_words(self.words_of(text))
+        keywords = self.text_keywords(text) if self.has_keywords else None
+        match = self.parse_words(self.words_of(text), keywords)
         if match is None and has_unit_sign(text):
             # "{brightness}%" templates: the sign is punctuation there, so try the number without its unit word.
-            match = self.parse_words(self.words_of(text, speak_units=False))
+            match = self.parse_words(self.words_of(text, speak_units=False), keywords)
         return match
 
-    def parse_words(self, words: list[str]) -> "IntentMatch | None":
+    def text_keywords(self, text: str) -> frozenset:
+        """hassil's keyword set: the text's whitespace-separated words without punctuation and skip words."""
+        words = text.translate(_KEYWORD_PUNCTUATION).split()
+        lowered = [w.casefold() for w in words]
+        kept: list[str] = []
+        index = 0
+        while index < len(words):
+            for skip in self.skip_sequences:
+                if tuple(lowered[index : index + len(skip)]) == skip:
+                    index += len(skip)
+                    break
+            else:
+                kept.append(words[index])
+                index += 1
+        return frozenset(kept)
+
+    def parse_words(self, words: list[str], keywords: frozenset | None = None) -> "IntentMatch | None":
         """Intent of a word list (skip words handled as in parse)."""
-        match, states = self.match_words(words)
+        match, states = self.match_words(words, keywords)
         if self.skip_sequences:
             without = self.remove_skip_words(words)
             if without is not words and without != words and without:
                 # hassil tries each sentence with the skip words left in, then without them, before moving on
                 # to the next sentence: the earlier sentence wins.
-                other, other_states = self.match_words(without)
+                other, other_states = self.match_words(without, keywords)
                 if other is not None and (match is None or self._rank(other_states) < self._rank(states)):
                     match = other
         return match
 
-    def match_words(self, words: list[str]) -> tuple:
+    def match_words(self, words: list[str], keywords: frozenset | None = None) -> tuple:
         """(first accepted reading of ``words`` whose context requirements hold, its trail for _rank) or None."""
         # The walk of _LazyDfa.walk, inlined: this is the hot path of parse().
         dfa = self._current_dfa()
@@ -210,9 +229,14 @@ class TextMatcher:
                     chosen.append((position, outputs))
             chosen.reverse()
             match, context_ok = interpret(words, chosen)
-            if context_ok:
+            if context_ok and (keywords is None or self._keywords_ok(chosen, keywords)):
                 return match, (history, final_index)
         return None, ([], 0)
+
+    def _keywords_ok(self, chosen: list[tuple], keywords: frozenset) -> bool:
+        """False when the matched data block requires keywords and the text has none of them."""
+        kind, payload = self.graph._labels()[chosen[0][1][0]]  # a path starts with its data block's intent label
+        return len(payload) < 5 or keywords.isdisjoint(payload[4]) is False
 
     def _rank(self, trail: tuple) -> int:
         """Build order of the sentence of a path (its first state inside a sentence; skip words are outside)."""

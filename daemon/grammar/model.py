@@ -55,6 +55,7 @@ class IntentData:
     position: SourcePosition
     requires_context: dict = field(default_factory=dict)
     excludes_context: dict = field(default_factory=dict)
+    required_keywords: tuple = ()  # hassil: the block is tried only when the text has one of these words
     metadata: dict = field(default_factory=dict)
 
 

@@ -322,3 +322,23 @@ def test_parser_cache_starts_over_when_full(repo_root, monkeypatch):
         match = grammar.parse(sentence.text)
         assert (match.intent, match.slots) == (sentence.intent, sentence.slots)
     assert len(grammar._matcher._dfa.members) < 200
+
+
+def test_required_keywords_as_hassil_checks_them(tmp_path):
+    text = """
+    language: en
+    intents:
+      Music:
+        data:
+          - sentences: ["play {thing}"]
+            required_keywords: [music, song]
+      Other:
+        data:
+          - sentences: ["play {thing}"]
+    lists:
+      thing:
+        values: [music, song, game]
+    """
+    grammar = grammar_from(tmp_path, text)
+    assert grammar.parse("play music").intent == "Music"
+    assert grammar.parse("play game").intent == "Other"  # no keyword: the first block is not tried
