@@ -68,17 +68,11 @@ class OverlayRoot:
         self._mounts.append(self.path)
         return self
 
-    def mount_proc(self) -> None:
-        """Mount /proc inside (apt and Python need it in a chroot; nspawn mounts its own)."""
-        run(["mount", "-t", "proc", "proc", str(self.path / "proc")])
-        self._mounts.append(self.path / "proc")
-
-    def unmount_proc(self) -> None:
-        """Undo mount_proc (before booting the root with nspawn)."""
-        target = self.path / "proc"
-        if target in self._mounts:
-            run(["umount", str(target)])
-            self._mounts.remove(target)
+    def mount_kernel_filesystems(self) -> None:
+        """Mount /proc and /sys inside for chroot use (apt needs /proc; onnxruntime's cpuinfo reads both)."""
+        for fstype, target in (("proc", self.path / "proc"), ("sysfs", self.path / "sys")):
+            run(["mount", "-t", fstype, fstype, str(target)])
+            self._mounts.append(target)
 
     def __exit__(self, *exc_info: object) -> None:
         for mount in reversed(self._mounts):

@@ -26,7 +26,7 @@ INSIDE_FALLBACK_MODEL = "/srv/voicecmd-test/model"
 def root(deb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OverlayRoot]:
     """A clean Debian 12 root with the .deb installed by apt (which pulls python3-numpy & co. from the mirror)."""
     with OverlayRoot(cached_root(), tmp_path_factory.mktemp("chroot")) as overlay:
-        overlay.mount_proc()
+        overlay.mount_kernel_filesystems()
         overlay.put(deb_path, INSIDE_DEB)
         started = time.monotonic()
         install = overlay.chroot("apt-get", "install", "-y", "-q", INSIDE_DEB, check=False, timeout=900)
