@@ -82,3 +82,26 @@ def test_a_component_that_keeps_crashing_ends_the_daemon_non_zero(tmp_path, capl
     assert not t.is_alive()
     assert result["rc"] == 1
     assert "pipeline: giving up after 3 failures" in caplog.text
+
+
+def test_idle_at_end_keeps_listening_until_stopped(tmp_path):
+    import dataclasses
+    import time
+
+    daemon, sink = make_daemon(tmp_path)
+    daemon.config = dataclasses.replace(daemon.config,
+                                        audio=dataclasses.replace(daemon.config.audio, at_end="idle"))
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault("rc", daemon.run()))
+    t.start()
+    deadline = time.monotonic() + 10
+    while not sink.intents and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [e.intent for e in sink.intents] == ["light_on"]
+    frames = daemon.health.frames
+    time.sleep(0.5)
+    assert t.is_alive() and time.monotonic() - daemon.health.last_frame < 0.2  # silence keeps flowing
+    assert daemon.health.frames == frames  # (the source itself has ended)
+    daemon.request_stop("test")
+    t.join(10)
+    assert result["rc"] == 0
