@@ -236,7 +236,7 @@ class TextMatcher:
     def _keywords_ok(self, chosen: list[tuple], keywords: frozenset) -> bool:
         """False when the matched data block requires keywords and the text has none of them."""
         kind, payload = self.graph._labels()[chosen[0][1][0]]  # a path starts with its data block's intent label
-        return len(payload) < 5 or keywords.isdisjoint(payload[4]) is False
+        return len(payload) < 5 or not keywords.isdisjoint(payload[4])
 
     def _rank(self, trail: tuple) -> int:
         """Build order of the sentence of a path (its first state inside a sentence; skip words are outside)."""
