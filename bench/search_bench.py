@@ -241,6 +241,7 @@ def calibrate(model: Path, lang: str, count: int, voice: str, corpus: Path | Non
     margins: dict[str, list[float]] = {"in": [], "out": []}
     per_token: dict[str, list[float]] = {"in": [], "out": []}
     per_span: dict[str, list[float]] = {"in": [], "out": []}
+    right: list[bool] = []  # in-grammar utterance decoded to its exact intent and slots
     correct = 0
     decode_ms = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -264,8 +265,10 @@ def calibrate(model: Path, lang: str, count: int, voice: str, corpus: Path | Non
             diff = search.log_likelihood - search.free_log_likelihood
             per_token[kind].append(diff / (len(search.free_tokens) + 1))
             per_span[kind].append(diff / speech_span(final.logprobs))
-            if kind == "in" and result.intent == intent and result.slots == slots:
-                correct += 1
+            if kind == "in":
+                ok = result.intent == intent and result.slots == slots
+                correct += ok
+                right.append(ok)
     ins, outs = margins["in"], margins["out"]
     print(f"== calibration: model {model}, grammar {lang}, {source}: {len(ins)} in-grammar, {len(outs)} out")
     print(f"in-grammar exact intent+slots (no rejection): {correct}/{len(ins)}; "
@@ -277,12 +280,27 @@ def calibrate(model: Path, lang: str, count: int, voice: str, corpus: Path | Non
               + f"  (no path: {len(values) - len(finite)})")
     print(f"rejection AUC per frame {auc(ins, outs):.3f}; per free unit {auc(per_token['in'], per_token['out']):.3f}; "
           f"per speech-span frame {auc(per_span['in'], per_span['out']):.3f}")
-    for threshold in (-0.05, -0.1, -0.15, -0.2, -0.25, -0.3, -0.35, -0.4, -0.5, -0.6, -0.8, -1.0, -1.5):
-        false_reject = sum(m < threshold for m in ins) / max(len(ins), 1)
-        false_accept = sum(m >= threshold for m in outs) / max(len(outs), 1)
-        print(f"threshold {threshold:6.2f}: in-grammar rejected {false_reject:6.1%}  out-of-grammar accepted "
-              f"{false_accept:6.1%}")
+    good = [m for m, ok in zip(ins, right) if ok]
+    wrong = [m for m, ok in zip(ins, right) if not ok]
+    for threshold in (-0.02, -0.05, -0.1, -0.15, -0.2, -0.25, -0.3, -0.35, -0.4, -0.5, -0.6, -0.8, -1.0):
+        print(f"threshold {threshold:6.2f}: correct commands rejected {rate(good, threshold, below=True):6.1%}  "
+              f"misrecognised commands accepted {rate(wrong, threshold):6.1%}  "
+              f"out-of-grammar accepted {rate(outs, threshold):6.1%}")
+    grid = sorted({m for m in good + outs if math.isfinite(m)})
+    if good and outs and grid:
+        eer = min(grid, key=lambda th: abs(rate(good, th, below=True) - rate(outs, th)))
+        best = min(grid, key=lambda th: rate(good, th, below=True) + rate(outs, th))
+        print(f"equal-error threshold {eer:.3f} (correct rejected {rate(good, eer, below=True):.1%}, "
+              f"out accepted {rate(outs, eer):.1%}); min total error at {best:.3f} "
+              f"(correct rejected {rate(good, best, below=True):.1%}, out accepted {rate(outs, best):.1%})")
     fit_logistic(ins, outs)
+
+
+def rate(values: list[float], threshold: float, below: bool = False) -> float:
+    """Share of margins below (rejected) or at/above (accepted) a threshold."""
+    if not values:
+        return 0.0
+    return sum((m < threshold) if below else (m >= threshold) for m in values) / len(values)
 
 
 def speech_span(logprobs: np.ndarray) -> int:
