@@ -135,11 +135,13 @@ class _FileLoader:
         self.path = path
         self.language = ""
 
-    def pos(self, node: _Node, offset: int = 0) -> SourcePosition:
-        """Position of ``node`` (plus ``offset`` characters into a quoted or plain scalar)."""
+    def pos(self, node: _Node, offset: int | None = None) -> SourcePosition:
+        """Where ``node`` starts; with ``offset``: that many characters into its text (after an opening quote)."""
+        if offset is None:
+            return SourcePosition(self.file, node.line, node.column)
         return SourcePosition(self.file, node.line, node.column + offset + (1 if node.quoted else 0))
 
-    def problem(self, node: _Node | None, message: str, offset: int = 0, severity: str = "error") -> None:
+    def problem(self, node: _Node | None, message: str, offset: int | None = None, severity: str = "error") -> None:
         """Record a problem at ``node``."""
         position = self.pos(node, offset) if node is not None else SourcePosition(self.file, 1, 1)
         self.data.problems.append(GrammarProblem(position, message, severity))
@@ -235,7 +237,7 @@ class _FileLoader:
                     attributes = _plain(fields["attributes"][1]) if "attributes" in fields else {}
                     if isinstance(attributes, dict) and "device_class" in attributes:
                         context["device_class"] = attributes["device_class"]
-                values.append(ListValue(expression, entity_id, self.pos(name_node), context=context))
+                values.append(ListValue(expression, entity_id, self.pos(name_node, 0), context=context))
             if values:
                 lists[list_name] = ValueList(list_name, tuple(values), self.language, self.pos(key_node))
         return lists
@@ -284,7 +286,7 @@ class _FileLoader:
                 continue
             expression = self.parse(value.text, value)
             if expression is not None:
-                rules[str(name)] = ExpansionRule(str(name), expression, self.language, self.pos(value))
+                rules[str(name)] = ExpansionRule(str(name), expression, self.language, self.pos(value, 0))
         return rules
 
     def load_lists(self, node: _Node) -> dict[str, SlotList]:
@@ -334,9 +336,9 @@ class _FileLoader:
                     context = {}
                 if "out" in fields:
                     out = _plain(fields["out"][1])
-                    values.append(ListValue(expression, out, self.pos(in_node), context=context))
+                    values.append(ListValue(expression, out, self.pos(in_node, 0), context=context))
                 else:
-                    values.append(ListValue(expression, in_text, self.pos(in_node), spoken_value=is_template,
+                    values.append(ListValue(expression, in_text, self.pos(in_node, 0), spoken_value=is_template,
                                             context=context))
             elif isinstance(item.text, (str, int, float)) and not isinstance(item.text, bool):
                 text = str(item.text)
@@ -344,7 +346,7 @@ class _FileLoader:
                 if expression is None:
                     continue
                 is_template = bool(_TEMPLATE_CHARS & set(text))
-                values.append(ListValue(expression, text, self.pos(item), spoken_value=is_template))
+                values.append(ListValue(expression, text, self.pos(item, 0), spoken_value=is_template))
             else:
                 self.problem(item, f"list {name!r}: a value must be text or {{in: ..., out: ...}}")
         if not values:
@@ -431,7 +433,7 @@ class _FileLoader:
                 continue
             expression = self.parse(item.text, item)
             if expression is not None:
-                sentences.append(Sentence(item.text, expression, self.pos(item)))
+                sentences.append(Sentence(item.text, expression, self.pos(item, 0)))
         slots: dict = {}
         if "slots" in body:
             for key, (_k, value) in self.expect_mapping(body["slots"][1], "slots").items():

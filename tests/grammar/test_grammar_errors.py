@@ -153,3 +153,74 @@ def test_sentence_that_can_be_empty_is_a_warning(tmp_path):
         "make at least one part required"
     ]
     assert grammar.parse("").intent == "Test"  # as hassil: the empty text matches it
+
+
+STRUCTURE_ERRORS = [
+    # (yaml text, needle marking the expected position, message pattern)
+    ("- just\n- a list\n", "- just", r"a grammar file must be a mapping"),
+    ("language: en\nintents: [a, b]\n", "[a, b]", r"intents must be a mapping"),
+    ("language: en\nintents:\n  A:\n    data: {sentences: [x]}\n", "{sentences", r"intent 'A' data must be a list"),
+    ("language: en\nintents:\n  A:\n    sentences: [x]\n", "sentences: [x]", r"intent 'A' needs 'data:'"),
+    ("language: en\nintents:\n  A:\n    data:\n      - sentences: ['']\n", "''", r"a sentence must be a non-empty"),
+    ("language: en\nskip_words: [please, '']\n", "''", r"skip_words entries must be non-empty strings"),
+    ("language: en\nskip_words: please\n", "please", r"skip_words must be a list"),
+    ("language: en\nsettings:\n  ignore_whitespace: maybe\n", "maybe", r"ignore_whitespace must be true or false"),
+    ("language: en\nexpansion_rules:\n  a: [x]\n", "[x]", r"expansion rule <a> must be a template string"),
+    ("language: en\nlists:\n  a:\n    values:\n      - out: x\n", "out: x", r"a value mapping needs 'in'"),
+    ("language: en\nlists:\n  a:\n    values:\n      - in: [x]\n        out: y\n", "[x]", r"'in' must be text"),
+    ("language: en\nlists:\n  a:\n    values:\n      - [x]\n", "[x]", r"a value must be text or \{in: \.\.\., out: \.\.\.\}"),
+    ("language: en\nlists:\n  a:\n    values: []\n", "[]", r"list 'a' has no values"),
+    ("language: en\nlists:\n  a:\n    values:\n      - in: x\n        context: [y]\n", "[y]", r"'context' must be a mapping"),
+    ("language: en\nlists:\n  a:\n    range: {from: x, to: 5}\n", "x,", r"range 'from' must be a number"),
+    ("language: en\nlists:\n  a:\n    range: {from: 1, to: 5, fractions: thirds}\n", "thirds", r"fractions must be 'halves' or 'tenths'"),
+    ("language: en\nintents:\n  A:\n    data:\n      - sentences: [x]\n        required_keywords: {a: b}\n", "{a: b}",
+     r"required_keywords must be a list of words"),
+    ("language: en\nintents:\n  A:\n    data:\n      - sentences: ['[a;b]']\n", "[a;b]", r"permutations use parentheses"),
+    ("language: en\nintents:\n  A:\n    data:\n      - sentences: ['go (a;b)s']\n", "(a;b)", r"permutation cannot be glued"),
+    ("language: en\nintents:\n  A:\n    data:\n      - sentences: ['go <a|b>']\n", "<a|b>", r"bad rule reference"),
+    ("language: en\nareas:\n  - id: kitchen\n", "id: kitchen", r"areas entries need 'name' and 'id'"),
+]
+
+
+@pytest.mark.parametrize("text,needle,pattern", STRUCTURE_ERRORS)
+def test_structure_errors(tmp_path, text, needle, pattern):
+    path = write_grammar(tmp_path, text)
+    _, problems = check_grammar([path])
+    errors = [p for p in problems if p.severity == "error"]
+    assert errors, problems
+    line, column = position_of(path, needle)
+    assert str(errors[0]).startswith(f"{path}:{line}:{column}: "), str(errors[0])
+    assert re.search(pattern, str(errors[0])), str(errors[0])
+
+
+def test_in_word_alternatives_that_explode(tmp_path):
+    template = "go x" + "(a|b|c|d)" * 7
+    path = write_grammar(tmp_path, one_intent([template]))
+    assert "in-word alternatives expand to too many forms; add spaces" in error_of(path)
+
+
+def test_not_utf8_and_empty_files(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"language: en\nintents: {\xff\xfe: 1}\n")
+    assert f"{bad}:1:1: grammar file is not UTF-8 text" in error_of(bad)
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("", encoding="utf-8")
+    _, problems = check_grammar([empty])
+    assert [str(p) for p in problems] == [f"{empty}:1:1: warning: empty grammar file"]
+
+
+def test_unknown_setting_is_a_warning(tmp_path):
+    path = write_grammar(tmp_path, "language: en\nsettings:\n  shout: true\n")
+    _, problems = check_grammar([path])
+    assert [p.severity for p in problems] == ["warning"] and "unknown setting 'shout'" in str(problems[0])
+
+
+def test_ambiguity_search_budget_is_reported(tmp_path, monkeypatch):
+    from daemon.grammar import ambiguity
+
+    real = ambiguity.find_ambiguities
+    monkeypatch.setattr(ambiguity, "find_ambiguities", lambda graph, limit=10: real(graph, limit, budget=3))
+    path = write_grammar(tmp_path, one_intent(["turn on the light", "turn off the light"]))
+    _, problems = check_grammar([path])
+    assert [str(p) for p in problems] == [
+        "<grammar>:1:1: warning: ambiguity check stopped early (grammar too large); results are partial"]
