@@ -41,9 +41,6 @@ LABEL_END = "end"  # end\t                    (wildcard slot ends; its value is 
 LABEL_CONTEXT = "context"  # context\t{...}      (context of the chosen list value)
 _LABEL_KINDS = (LABEL_INTENT, LABEL_SLOT, LABEL_VALUE, LABEL_NUMBER, LABEL_SPOKEN, LABEL_END, LABEL_CONTEXT)
 
-_MAX_PERMUTATION_ITEMS = 6
-
-
 @dataclass(frozen=True, slots=True)
 class Arc:
     """One arc: ``word`` (None = epsilon; a lowercase English word or one CJK character), target, output label."""
@@ -330,8 +327,6 @@ class _Builder:
             if expr.optional:
                 self.arc(src, None, dst)
         elif isinstance(expr, Permutation):
-            if len(expr.items) > _MAX_PERMUTATION_ITEMS:
-                raise ValueError(f"a permutation of more than {_MAX_PERMUTATION_ITEMS} items is too large")
             for order in permutations_of(expr.items):
                 self.build(Sequence(order), src, dst, data, stack)
         elif isinstance(expr, RuleReference):

@@ -91,6 +91,8 @@ class _Group:
 
 
 _CLOSERS = {"(": ")", "[": "]"}
+#: Largest permutation ``(a; b; ...)``: its orders are built one by one (6 items = 720 orders).
+MAX_PERMUTATION_ITEMS = 6
 _MAX_GLUED_FORMS = 4096
 _WORD_PIECES = re.compile(r"(?<=\s)(?=\S)")
 _WORD_CHAR = re.compile(r"[^\W\u3000-\u303f\u3400-\u9fff\uf900-\ufaff]", re.UNICODE)
@@ -200,6 +202,11 @@ class _Parser:
         permutation = ";" in separators
         if permutation and opener == "[":
             raise self.error("permutations use parentheses: (a; b)", start)
+        if permutation and len(choices) > MAX_PERMUTATION_ITEMS:
+            raise self.error(
+                f"a permutation of {len(choices)} items has too many orders; use at most {MAX_PERMUTATION_ITEMS}",
+                start,
+            )
         return _Group(choices, optional=opener == "[", permutation=permutation, offset=start)
 
     def parse_list(self) -> ListReference:

@@ -224,3 +224,8 @@ def test_ambiguity_search_budget_is_reported(tmp_path, monkeypatch):
     _, problems = check_grammar([path])
     assert [str(p) for p in problems] == [
         "<grammar>:1:1: warning: ambiguity check stopped early (grammar too large); results are partial"]
+
+
+def test_permutation_too_large(tmp_path):
+    path = write_grammar(tmp_path, one_intent(["go (a;b;c;d;e;f;g)"]))
+    assert_error_at(path, "(a;", r"a permutation of 7 items has too many orders; use at most 6")
