@@ -92,14 +92,15 @@ class _MelSums:
             starts.append(len(index))
             index.extend(cols.tolist())
             scale.extend(row[cols].tolist())
-        self._index = np.asarray(index, dtype=np.intp)
+        self.index = np.asarray(index, dtype=np.intp)
         self._scale = np.asarray(scale, dtype=np.float64)
         self._starts = np.asarray(starts, dtype=np.intp)
 
-    def __call__(self, power: np.ndarray) -> np.ndarray:
-        picked = np.take(power, self._index, axis=1)
+    def __call__(self, power: np.ndarray, picked: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Filter sums of ``power`` (n × bins) into ``out`` (n × filters); ``picked`` is n × len(index) scratch."""
+        np.take(power, self.index, axis=1, out=picked)
         picked *= self._scale
-        return np.add.reduceat(picked, self._starts, axis=1)
+        return np.add.reduceat(picked, self._starts, axis=1, out=out)
 
 
 def povey_window(length: int) -> np.ndarray:
@@ -116,7 +117,8 @@ def _tables(opts: FbankOptions) -> tuple[np.ndarray, _MelSums]:
     return window, _MelSums(opts)
 
 
-# Frames computed per numpy pass: big enough to amortise the per-call cost, small enough to stay in cache.
+# Frames computed per numpy pass: big enough that one encoder call's frames (71, then 64 for the X3 model) are
+# one pass, small enough to stay in cache; the work buffers for it take about 2.5 MB per stream.
 _BLOCK_FRAMES = 128
 
 
@@ -134,6 +136,7 @@ class StreamingFbank:
         self._length, self._shift = self.opts.frame_length, self.opts.frame_shift
         self._samples = np.zeros(16 * self._length, dtype=DTYPE)
         self._size = 0
+        self._buffers: dict[str, np.ndarray] | None = None
         self.num_frames = 0  # frames produced since the last reset
 
     @property
@@ -176,7 +179,7 @@ class StreamingFbank:
         )
         out = np.empty((count, self.dim), dtype=np.float32)
         for begin in range(0, count, _BLOCK_FRAMES):
-            out[begin:begin + _BLOCK_FRAMES] = self._compute(frames[begin:begin + _BLOCK_FRAMES])
+            self._compute(frames[begin:begin + _BLOCK_FRAMES], out[begin:begin + _BLOCK_FRAMES])
         consumed = count * shift
         self._samples[: self._size - consumed] = self._samples[consumed:self._size]
         self._size -= consumed
@@ -188,24 +191,46 @@ class StreamingFbank:
         self.push(samples)
         return self.pull()
 
-    def _compute(self, frames: np.ndarray) -> np.ndarray:
-        opts = self.opts
+    def _scratch(self) -> dict[str, np.ndarray]:
+        """Work buffers for one block of frames, allocated once: fresh ~200 kB temporaries per numpy step cost
+        more than the arithmetic (the allocator hands them back to the OS and page-faults them in again)."""
+        if self._buffers is None:
+            block, length, bins = _BLOCK_FRAMES, self._length, self.opts.fft_size // 2 + 1
+            self._buffers = {
+                "centred": np.empty((block, length), dtype=DTYPE),
+                "windowed": np.empty((block, length), dtype=DTYPE),
+                "spectrum": np.empty((block, bins), dtype=np.complex128),
+                "power": np.empty((block, bins), dtype=DTYPE),
+                "imag2": np.empty((block, bins), dtype=DTYPE),
+                "picked": np.empty((block, len(self._mel_sums.index)), dtype=DTYPE),
+                "mel": np.empty((block, self.dim), dtype=DTYPE),
+            }
+        return self._buffers
+
+    def _compute(self, frames: np.ndarray, out: np.ndarray) -> None:
+        """Write the fbank of ``frames`` (n ≤ _BLOCK_FRAMES, n × frame_length) into ``out`` (n × bins, float32)."""
+        opts, n, buffers = self.opts, len(frames), self._scratch()
+        centred = buffers["centred"][:n]
         if opts.remove_dc_offset:
-            frames = frames - frames.mean(axis=1, keepdims=True)
+            np.subtract(frames, frames.mean(axis=1, keepdims=True), out=centred)
         else:
-            frames = frames.copy()
-        if opts.preemph_coeff:
-            # Kaldi: x[i] -= c*x[i-1] for i > 0 and x[0] -= c*x[0]; the right-hand side uses the original values.
-            first = frames[:, :1] * (1.0 - opts.preemph_coeff)
-            frames[:, 1:] -= opts.preemph_coeff * frames[:, :-1]
-            frames[:, :1] = first
-        frames *= self._window
-        spectrum = np.fft.rfft(frames, n=opts.fft_size, axis=1)
-        power = spectrum.real * spectrum.real
-        power += spectrum.imag * spectrum.imag
-        mel = self._mel_sums(power).astype(np.float32)
-        np.maximum(mel, FLT_EPSILON, out=mel)
-        return np.log(mel, out=mel)
+            centred[...] = frames
+        windowed = buffers["windowed"][:n]
+        coeff = opts.preemph_coeff
+        # Kaldi: x[i] -= c*x[i-1] for i > 0 and x[0] -= c*x[0]; the right-hand side uses the original values.
+        np.multiply(centred[:, :-1], coeff, out=windowed[:, 1:])
+        np.subtract(centred[:, 1:], windowed[:, 1:], out=windowed[:, 1:])
+        np.multiply(centred[:, 0], 1.0 - coeff, out=windowed[:, 0])
+        windowed *= self._window
+        spectrum = np.fft.rfft(windowed, n=opts.fft_size, axis=1, out=buffers["spectrum"][:n])
+        power, imag2 = buffers["power"][:n], buffers["imag2"][:n]
+        np.multiply(spectrum.real, spectrum.real, out=power)
+        np.multiply(spectrum.imag, spectrum.imag, out=imag2)
+        power += imag2
+        mel = self._mel_sums(power, buffers["picked"][:n], buffers["mel"][:n])
+        out[...] = mel
+        np.maximum(out, FLT_EPSILON, out=out)
+        np.log(out, out=out)
 
 
 def compute_fbank(samples: np.ndarray, opts: FbankOptions | None = None) -> np.ndarray:
