@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
@@ -117,6 +118,9 @@ def _tables(opts: FbankOptions) -> tuple[np.ndarray, _MelSums]:
     return window, _MelSums(opts)
 
 
+# numpy >= 2.0 can write the FFT into a preallocated array.
+_RFFT_TAKES_OUT = "out" in inspect.signature(np.fft.rfft).parameters
+
 # Frames computed per numpy pass: big enough that one encoder call's frames (71, then 64 for the X3 model) are
 # one pass, small enough to stay in cache; the work buffers for it take about 2.5 MB per stream.
 _BLOCK_FRAMES = 128
@@ -222,7 +226,10 @@ class StreamingFbank:
         np.subtract(centred[:, 1:], windowed[:, 1:], out=windowed[:, 1:])
         np.multiply(centred[:, 0], 1.0 - coeff, out=windowed[:, 0])
         windowed *= self._window
-        spectrum = np.fft.rfft(windowed, n=opts.fft_size, axis=1, out=buffers["spectrum"][:n])
+        if _RFFT_TAKES_OUT:
+            spectrum = np.fft.rfft(windowed, n=opts.fft_size, axis=1, out=buffers["spectrum"][:n])
+        else:  # numpy < 2.0 (Debian 12, Ubuntu 22.04 system numpy)
+            spectrum = np.fft.rfft(windowed, n=opts.fft_size, axis=1)
         power, imag2 = buffers["power"][:n], buffers["imag2"][:n]
         np.multiply(spectrum.real, spectrum.real, out=power)
         np.multiply(spectrum.imag, spectrum.imag, out=imag2)
