@@ -140,12 +140,7 @@ class CtcPrefixBeamSearch:
                 ext[rows_, cols] = NEG_INF
         stay_total = np.logaddexp(stay_s, stay_ns)
         totals = np.concatenate([stay_total, ext.ravel()])
-        width = self.beam_size
-        if len(totals) > width:
-            chosen = np.argpartition(-totals, width - 1)[:width]
-        else:
-            chosen = np.arange(len(totals))
-        chosen = chosen[np.argsort(-totals[chosen], kind="stable")]
+        chosen = np.argsort(-totals, kind="stable")[: self.beam_size]
         chosen = chosen[totals[chosen] > NEG_INF]
         if not len(chosen):  # nothing survives (all-inf frame): keep the beam as it was
             return
@@ -171,6 +166,8 @@ class CtcPrefixBeamSearch:
         done_t: list[tuple[int, ...]] = []
         done_p: list[tuple[float, ...]] = []
         vocab = len(row)
+        old_nodes, old_last = self._node.tolist(), last.tolist()
+        old_peak_t, old_peak_p = self._peak_t.tolist(), self._peak_p.tolist()
         for j, (stay, c, par, token) in enumerate(
             zip(is_stay.tolist(), stay_at.tolist(), parent.tolist(), new_token.tolist())
         ):
@@ -178,7 +175,7 @@ class CtcPrefixBeamSearch:
                 done_t.append(self._done_t[c])
                 done_p.append(self._done_p[c])
                 continue
-            node = int(self._node[par])
+            node = old_nodes[par]
             key = node * vocab + token
             child = self._children.get(key)
             if child is None:
@@ -186,9 +183,9 @@ class CtcPrefixBeamSearch:
                 self._parent.append(node)
                 self._token.append(token)
             new_node[j] = child
-            if last[par] >= 0:
-                done_t.append(self._done_t[par] + (int(self._peak_t[par]),))
-                done_p.append(self._done_p[par] + (float(self._peak_p[par]),))
+            if old_last[par] >= 0:
+                done_t.append(self._done_t[par] + (old_peak_t[par],))
+                done_p.append(self._done_p[par] + (old_peak_p[par],))
             else:
                 done_t.append(())
                 done_p.append(())
