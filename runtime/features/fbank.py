@@ -178,9 +178,9 @@ class StreamingFbank:
             return np.zeros((0, self.dim), dtype=np.float32)
         length, shift = self._length, self._shift
         buf = self._samples
-        frames = np.lib.stride_tricks.as_strided(
-            buf, shape=(count, length), strides=(buf.strides[0] * shift, buf.strides[0]), writeable=False
-        )
+        # Overlapping frames as a strided view of the sample buffer (np.ndarray directly: as_strided costs ~30 µs).
+        step = buf.itemsize
+        frames = np.ndarray((count, length), dtype=buf.dtype, buffer=buf, strides=(step * shift, step))
         out = np.empty((count, self.dim), dtype=np.float32)
         for begin in range(0, count, _BLOCK_FRAMES):
             self._compute(frames[begin:begin + _BLOCK_FRAMES], out[begin:begin + _BLOCK_FRAMES])
