@@ -58,7 +58,7 @@ class OnnxTensorEngine(TensorEngine):
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Feed by name in declared order."""
-        return self._session.run(None, dict(zip(self.input_names, inputs)))
+        return self._session.run(self.output_names, dict(zip(self.input_names, inputs)))
 
 
 @dataclass

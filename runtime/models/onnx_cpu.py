@@ -104,6 +104,7 @@ class OnnxCpuModel(StreamingModel):
         g = self.geometry
         self._cache_frames = g.chunk_size * g.left_chunks if g.left_chunks > 0 and g.streaming else 0
         self._ctc_input = ctc_in.name
+        self._ctc_outputs = [ctc_out.name]  # named, so onnxruntime does not rebuild the list every run
         self._prepare_feeds()
 
     def info(self) -> dict[str, Any]:
@@ -162,7 +163,7 @@ class OnnxCpuModel(StreamingModel):
         feeds = self._feeds(state, np.ascontiguousarray(feats, dtype=self._dtypes["chunk"] or np.float32))
         start = time.perf_counter()
         output, att_cache, cnn_cache = self._encoder.run(["output", "r_att_cache", "r_cnn_cache"], feeds)
-        logprobs = self._ctc.run(None, {self._ctc_input: output})[0]
+        logprobs = self._ctc.run(self._ctc_outputs, {self._ctc_input: output})[0]
         self._engine_seconds += time.perf_counter() - start
         if "att_cache" in feeds:
             state.att_cache = att_cache
