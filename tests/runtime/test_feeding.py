@@ -43,6 +43,24 @@ def test_piece_size_does_not_change_anything(export: str, model_dirs: dict[str, 
         assert all(b - a == chunk for a, b in zip(steps, steps[1:]))
 
 
+@pytest.mark.parametrize("export", ["u2pp_conformer", "bpu_conformer_sub8/bpu"])
+def test_each_chunk_runs_as_soon_as_its_audio_is_complete(export: str, model_dirs: dict[str, Path]) -> None:
+    recognizer = Recognizer(model_dirs[export], beam_size=1)
+    g = recognizer.model.geometry
+    samples = wav_samples("long_concat_12s")
+    session = recognizer.create_session()
+    fed = 0
+    for call in range(3):
+        # Samples that complete the features of call `call`: W frames, then C·S more per call.
+        needed = 400 + 160 * (g.decoding_window - 1 + call * g.stride)
+        for end in (needed - 1, needed):
+            while fed < end:  # 10 ms pieces, the last one cut to land exactly on `end`
+                piece = samples[fed:min(end, fed + 160)]
+                session.accept_waveform(piece)
+                fed += len(piece)
+            assert len(session.logprobs) == g.chunk_size * (call + (end == needed))
+
+
 def test_partial_results_grow_without_redecoding(model_dirs: dict[str, Path]) -> None:
     recognizer = Recognizer(model_dirs["u2pp_conformer"], beam_size=1)
     session = recognizer.create_session()
