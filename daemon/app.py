@@ -317,7 +317,13 @@ class Daemon:
                     return
                 continue
             block, capture_time = item
-            if pipeline.feed(block, capture_time):
+            try:
+                events = pipeline.feed(block, capture_time)
+            except Exception as exc:
+                # reported, then re-raised: the supervisor restarts the pipeline or, if it keeps failing, exits 1
+                self._safe_sink_call("publish_error", f"recognition failed: {type(exc).__name__}: {exc}")
+                raise
+            if events:
                 self._after_events()
 
     def _watchdog_body(self, stop: threading.Event) -> None:

@@ -73,7 +73,7 @@ class CrashingRecognizer(ScriptedRecognizer):
 
 
 def test_a_component_that_keeps_crashing_ends_the_daemon_non_zero(tmp_path, caplog):
-    daemon, _ = make_daemon(tmp_path, recognizer=CrashingRecognizer(), max_restarts=2)
+    daemon, sink = make_daemon(tmp_path, recognizer=CrashingRecognizer(), max_restarts=2)
     # restart quickly: the supervisor's backoff starts at audio.reopen_min_s for audio, 0.5 s otherwise
     result = {}
     t = threading.Thread(target=lambda: result.setdefault("rc", daemon.run()))
@@ -82,6 +82,7 @@ def test_a_component_that_keeps_crashing_ends_the_daemon_non_zero(tmp_path, capl
     assert not t.is_alive()
     assert result["rc"] == 1
     assert "pipeline: giving up after 3 failures" in caplog.text
+    assert sink.errors == ["recognition failed: RuntimeError: encoder exploded"] * 3
 
 
 def test_idle_at_end_keeps_listening_until_stopped(tmp_path):
