@@ -116,16 +116,33 @@ class BootedContainer:
              "--console=pipe"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not self.leader:
-            assert self.proc.poll() is None, f"systemd-nspawn exited: {self.log_path.read_text()[-2000:]}"
-            children = run(["pgrep", "-P", str(self.proc.pid)], check=False).stdout.split()
-            self.leader = int(children[0]) if children else 0
-            time.sleep(0.1)
-        assert self.leader, "systemd-nspawn started no container init"
-        state = self.exec("systemctl", "is-system-running", "--wait", check=False, timeout=120).stdout.strip()
-        assert state in ("running", "degraded"), f"container did not boot: {state}"
+        try:
+            self._wait_for_boot()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self
+
+    def _wait_for_boot(self) -> None:
+        """Find the container's init (nspawn's child once it has exec'ed systemd), then wait for the boot."""
+        assert self.proc is not None
+        deadline = time.monotonic() + 60
+        while not self.leader:
+            assert self.proc.poll() is None, f"systemd-nspawn exited: {self.log_path.read_text()[-2000:]}"
+            assert time.monotonic() < deadline, "systemd-nspawn started no container init"
+            for child in run(["pgrep", "-P", str(self.proc.pid)], check=False).stdout.split():
+                # Before the exec the child is still a copy of nspawn, in namespaces not yet set up.
+                if Path(f"/proc/{child}/comm").read_text().strip() == "systemd":
+                    self.leader = int(child)
+            time.sleep(0.05)
+        # Right after the exec, systemd has not opened its bus yet and systemctl fails at once: retry.
+        while True:
+            proc = self.exec("systemctl", "is-system-running", "--wait", check=False, timeout=120)
+            state = proc.stdout.strip()
+            if state in ("running", "degraded"):
+                return
+            assert time.monotonic() < deadline, f"container did not boot: {state!r} {proc.stderr.strip()}"
+            time.sleep(0.2)
 
     def exec(self, *cmd: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
         """Run a command in the container (host network: nsenter -a shares it)."""
@@ -133,15 +150,18 @@ class BootedContainer:
                     *cmd], check=check, timeout=timeout)
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.proc is None:
+        if self.proc is None or self.proc.poll() is not None:
             return
-        if self.proc.poll() is None:
+        if self.leader:
             self.exec("systemctl", "poweroff", check=False, timeout=30)
+        # nspawn turns the first SIGTERM into a clean halt and the second into an immediate stop.
+        for stop in (lambda: None, self.proc.terminate, self.proc.terminate, self.proc.kill):
+            stop()
             try:
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=15)
+                return
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+                continue
 
 
 def synthesize_wav(text: str, voice: str, path: Path) -> Path:

@@ -128,10 +128,19 @@ def test_check_config_as_service_user(root: OverlayRoot) -> None:
     assert proc.returncode == 0 and "config ok" in proc.stdout, proc.stdout + proc.stderr
 
 
+def test_reinstall_keeps_edited_conffile(root: OverlayRoot) -> None:
+    """An upgrade/reinstall of the same package leaves the administrator's edits to the config alone."""
+    config = root.path / "etc/voicecmd/config.yaml"
+    config.write_text(config.read_text() + "\n# edited by the administrator\n")
+    root.chroot("apt-get", "install", "--reinstall", "-y", "-q", INSIDE_DEB)
+    assert "# edited by the administrator" in config.read_text()
+    assert "audio" in root.chroot("id", "-nG", "voicecmd").stdout.split()
+
+
 def test_remove_keeps_config_purge_removes_state(root: OverlayRoot) -> None:
     """remove keeps the (edited) conffile and the state; purge deletes /etc/voicecmd and /var/lib/voicecmd."""
     config = root.path / "etc/voicecmd/config.yaml"
-    config.write_text(config.read_text() + "\n# edited by the administrator\n")
+    assert "# edited by the administrator" in config.read_text()
     (root.path / "var/lib/voicecmd/outbox.db").write_text("queued intents")
     root.chroot("apt-get", "remove", "-y", "-q", "voicecmd")
     assert "# edited by the administrator" in config.read_text()

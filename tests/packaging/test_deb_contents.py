@@ -11,7 +11,8 @@ from tests.packaging.debroot import REPO_ROOT, run
 
 pytestmark = pytest.mark.slow
 
-SYSTEM_DEPENDS = {"python3-numpy", "python3-yaml", "python3-paho-mqtt", "python3-pyaudio", "python3-systemd", "adduser"}
+SYSTEM_DEPENDS = {"python3-numpy", "python3-yaml", "python3-paho-mqtt", "python3-pyaudio", "python3-systemd",
+                  "python3-sentencepiece", "adduser"}
 
 
 @pytest.fixture(scope="module")

@@ -132,3 +132,13 @@ def test_watchdog_kills_and_restarts_a_stalled_source(container: BootedContainer
     print(f"packaging: watchdog restart {took:.1f} s after the stalled start")
     wait_for(container, "voicecmd active again after the restart",
              lambda: unit_properties(container)["ActiveState"] == "active", 30)
+
+
+def test_purge_stops_and_disables_the_service(container: BootedContainer) -> None:
+    """apt-get purge in the running system stops the unit, removes it and deletes the state directory."""
+    container.exec("apt-get", "purge", "-y", "-q", "voicecmd")
+    state = container.exec("systemctl", "is-active", "voicecmd", check=False).stdout.strip()
+    assert state in ("inactive", "failed", "unknown"), state
+    assert container.exec("test", "-e", "/var/lib/voicecmd", check=False).returncode != 0
+    assert container.exec("test", "-e", "/etc/systemd/system/multi-user.target.wants/voicecmd.service",
+                          check=False).returncode != 0
