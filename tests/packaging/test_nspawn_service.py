@@ -132,6 +132,10 @@ def test_watchdog_kills_and_restarts_a_stalled_source(container: BootedContainer
     print(f"packaging: watchdog restart {took:.1f} s after the stalled start")
     wait_for(container, "voicecmd active again after the restart",
              lambda: unit_properties(container)["ActiveState"] == "active", 30)
+    # The SIGABRT of a watchdog kill must not leave core files in the state directory (an SD card on the board).
+    state_files = container.exec("ls", "-a", "/var/lib/voicecmd").stdout.split()
+    print(f"packaging: /var/lib/voicecmd after the watchdog kill: {state_files}")
+    assert not [name for name in state_files if name.startswith("core")]
 
 
 def test_purge_stops_and_disables_the_service(container: BootedContainer) -> None:
