@@ -28,6 +28,7 @@ def root(deb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[O
     with OverlayRoot(cached_root(), tmp_path_factory.mktemp("chroot")) as overlay:
         overlay.mount_kernel_filesystems()
         overlay.put(deb_path, INSIDE_DEB)
+        overlay.chroot("apt-get", "update", "-q")  # the cached root's lists may be older than the mirror
         started = time.monotonic()
         install = overlay.chroot("apt-get", "install", "-y", "-q", INSIDE_DEB, check=False, timeout=900)
         seconds = time.monotonic() - started

@@ -63,6 +63,7 @@ def container(deb_path: Path, english_wav: Path, checkout_model_dir: tuple[Path,
         # In place before the package's postinst starts the unit, so the first start already uses the WAV.
         root.write(DROP_IN, drop_in(f"{TEST_DIR}/wav.yaml"))
         with BootedContainer(root, base / "nspawn.log") as booted:
+            booted.exec("apt-get", "update", "-q")  # the cached root's lists may be older than the mirror
             started = time.monotonic()
             install = booted.exec("apt-get", "install", "-y", "-q", "/var/tmp/voicecmd.deb", check=False, timeout=900)
             assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
