@@ -11,7 +11,8 @@ import onnxruntime as ort
 
 from runtime.models import load_model
 from runtime.models.stream import EncoderStream
-from tests.runtime.wenet_fixtures import FIXTURES, WAV_NAMES, ref
+from runtime.recognizer import Recognizer
+from tests.runtime.wenet_fixtures import FIXTURES, WAV_NAMES, ref, wav_samples
 
 
 def _with_metadata(src: Path, dest: Path, **changes: int) -> Path:
@@ -43,6 +44,18 @@ def test_non_streaming_export_runs_once_with_full_attention(tmp_path: Path) -> N
         expected = ref("u2pp_conformer/left_chunks_-1", wav, "ctc_logprobs_full.npy")
         assert got.shape == expected.shape
         assert np.abs(got - expected).max() < 1e-4
+
+
+def test_non_streaming_session_waits_for_finalize(tmp_path: Path) -> None:
+    model_dir = _with_metadata(FIXTURES / "u2pp_conformer" / "left_chunks_-1", tmp_path / "full", chunk_size=-1)
+    session = Recognizer(model_dir, beam_size=1).create_session()
+    samples = wav_samples("long_concat_12s")
+    for start in range(0, len(samples), 160):
+        session.accept_waveform(samples[start:start + 160])
+    assert len(session.logprobs) == 0
+    expected = ref("u2pp_conformer/left_chunks_-1", "long_concat_12s", "ctc_logprobs_full.npy")
+    got = session.finalize().logprobs
+    assert got.shape == expected.shape and np.abs(got - expected).max() < 1e-3
 
 
 def test_left_chunks_zero_attends_to_the_current_chunk_only(tmp_path: Path) -> None:
