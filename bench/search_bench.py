@@ -293,7 +293,7 @@ def calibrate(model: Path, lang: str, count: int, voice: str, corpus: Path | Non
         print(f"equal-error threshold {eer:.3f} (correct rejected {rate(good, eer, below=True):.1%}, "
               f"out accepted {rate(outs, eer):.1%}); min total error at {best:.3f} "
               f"(correct rejected {rate(good, best, below=True):.1%}, out accepted {rate(outs, best):.1%})")
-    fit_logistic(ins, outs)
+    fit_logistic(good, outs + wrong)  # confidence = P(the decoded command is right)
 
 
 def rate(values: list[float], threshold: float, below: bool = False) -> float:
@@ -310,7 +310,7 @@ def speech_span(logprobs: np.ndarray) -> int:
 
 
 def fit_logistic(ins: list[float], outs: list[float]) -> None:
-    """Fit P(in-grammar | margin) = 1 / (1 + exp(-slope (margin - mid))) by Newton steps; print mid and slope."""
+    """Fit P(right | margin) = 1 / (1 + exp(-slope (margin - mid))) by Newton steps; print mid and slope."""
     x = np.array([m for m in ins + outs if math.isfinite(m)])
     y = np.array([1.0] * sum(math.isfinite(m) for m in ins) + [0.0] * sum(math.isfinite(m) for m in outs))
     if len(set(y.tolist())) < 2:
