@@ -93,3 +93,29 @@ def test_capture_recovers_after_the_sound_server_goes_away(tmp_path):
                 sub.wait_for(lambda ms: any(m.topic == f"voicecmd/{SITE}/intent/LightOff" for m in ms), 15)
         finally:
             pulse.stop()
+
+
+def test_project_model_hears_a_command_through_the_microphone(tmp_path):
+    """The whole product path: PulseAudio → PyAudio → VAD → models/default → shipped grammars → MQTT."""
+    from tests.integration.daemon_proc import PROJECT_MODEL, ROOT
+
+    assert (PROJECT_MODEL / "units.txt").exists(), f"{PROJECT_MODEL} is missing (the model part ships it)"
+    wav = synth_wav("turn on the kitchen light")
+    with PulseServer(tmp_path) as pulse, Broker(tmp_path / "broker").start() as broker, \
+            Subscriber(broker.port, [f"voicecmd/{SITE}/#", "hermes/intent/#"]) as sub:
+        config = write_config(
+            tmp_path,
+            audio={"source": "microphone", "device": "pulse"},
+            model={"dir": str(PROJECT_MODEL)},
+            grammar={"paths": [str(ROOT / "grammars")], "watch": False},
+            mqtt={"host": "127.0.0.1", "port": broker.port, "discovery": False},
+            service={"site_id": SITE},
+            logging={"target": "stderr"},
+        )
+        with NotifyReceiver(tmp_path / "notify.sock") as rx, \
+                DaemonProcess(config, env={**pulse.env, **env_for(rx)}) as daemon:
+            assert rx.wait_for(lambda ls: "READY=1" in ls, 30), daemon.log()
+            assert pulse.play(wav).wait(15) == 0
+            sub.wait_for(lambda ms: any(m.topic == "hermes/intent/HassTurnOn" for m in ms), 15)
+            [native] = sub.on(f"voicecmd/{SITE}/intent/HassTurnOn")
+            assert native.json()["slots"] == {"area": "kitchen", "device": "light"}
