@@ -40,12 +40,25 @@ def parse_native(datagram: bytes) -> dict[str, str]:
     return fields
 
 
+def journald_alive() -> bool:
+    """True when something listens on the journal socket (a stale socket file refuses connections)."""
+    if not JOURNAL_SOCKET.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(str(JOURNAL_SOCKET))
+        except OSError:
+            return False
+    return True
+
+
 class FakeJournal:
     """Receives what sd_journal_send writes to /run/systemd/journal/socket (no journald on this machine)."""
 
     def __init__(self) -> None:
         self.created_dir = not JOURNAL_DIR.exists()
         JOURNAL_DIR.mkdir(parents=True, exist_ok=True)
+        JOURNAL_SOCKET.unlink(missing_ok=True)  # a stale socket left behind by a dead journald
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(JOURNAL_SOCKET))
         self.sock.settimeout(0.1)
@@ -102,7 +115,7 @@ def test_intents_are_logged_to_the_journal_with_fields(tmp_path):
         logging={"target": "auto"},
     )
     # A real journald keeps its socket; without one, stand in for it (and clean up afterwards).
-    fake = None if JOURNAL_SOCKET.exists() else FakeJournal()
+    fake = None if journald_alive() else FakeJournal()
     try:
         stderr_path = tmp_path / "stderr"
         with open(stderr_path, "wb") as stderr:
