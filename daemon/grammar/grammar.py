@@ -56,19 +56,11 @@ class Grammar:
 
     def find_list(self, name: str, scope: IntentData | str | None) -> SlotList | None:
         """The list called ``name`` seen from a data block or a language: local lists, same language, any language."""
-        if isinstance(scope, IntentData):
-            if name in scope.lists:
-                return scope.lists[name]
-            scope = scope.language
-        return _lookup(self.lists_by_language, name, scope)
+        return _lookup(self.lists_by_language, name, scope, "lists")
 
     def find_rule(self, name: str, scope: IntentData | str | None) -> ExpansionRule | None:
         """The expansion rule called ``name`` seen from a data block or a language (local rules first)."""
-        if isinstance(scope, IntentData):
-            if name in scope.expansion_rules:
-                return scope.expansion_rules[name]
-            scope = scope.language
-        return _lookup(self.rules_by_language, name, scope)
+        return _lookup(self.rules_by_language, name, scope, "expansion_rules")
 
     def all_lists(self) -> list[SlotList]:
         """Every list: global ones of every language and the data blocks' local ones."""
@@ -141,7 +133,14 @@ class Grammar:
         return self._matcher.parse(text)
 
 
-def _lookup(by_language: dict, name: str, language: str | None):
+def _lookup(by_language: dict, name: str, scope: IntentData | str | None, local_field: str):
+    """``name`` in the data block's own ``local_field`` table, else in its language's table, else in any language's."""
+    if isinstance(scope, IntentData):
+        local = getattr(scope, local_field)
+        if name in local:
+            return local[name]
+        scope = scope.language
+    language = scope
     if language is not None:
         found = by_language.get(language, {}).get(name)
         if found is not None:

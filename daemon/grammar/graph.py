@@ -163,15 +163,18 @@ def _value_allowed(actual, wanted) -> bool:
     return wanted is None or actual == wanted
 
 
+def _value_excluded(actual, excluded) -> bool:
+    if isinstance(excluded, (list, tuple, set)):
+        return actual in excluded
+    return actual == excluded
+
+
 def context_satisfied(requires: dict, excludes: dict, context: dict, slots: dict) -> bool:
     """hassil's rule: every required key is in the context with an allowed value, no excluded value is;
     ``slot: true`` requirements copy the context value into the slots."""
     for key, wanted in excludes.items():
-        if key in context:
-            excluded = _unpack(wanted)
-            actual = _unpack(context[key])
-            if actual in excluded if isinstance(excluded, (list, tuple, set)) else actual == excluded:
-                return False
+        if key in context and _value_excluded(_unpack(context[key]), _unpack(wanted)):
+            return False
     for key, wanted in requires.items():
         if key not in context:
             return False
@@ -192,11 +195,8 @@ def value_fits(value_context: dict, requires: dict, excludes: dict) -> bool:
         if key in value_context and not _value_allowed(_unpack(value_context[key]), _unpack(wanted)):
             return False
     for key, wanted in excludes.items():
-        if key in value_context:
-            excluded = _unpack(wanted)
-            actual = _unpack(value_context[key])
-            if actual in excluded if isinstance(excluded, (list, tuple, set)) else actual == excluded:
-                return False
+        if key in value_context and _value_excluded(_unpack(value_context[key]), _unpack(wanted)):
+            return False
     return True
 
 
@@ -405,7 +405,8 @@ class _Builder:
         if isinstance(slot_list, RangeList):
             self.build_range(slot_list, src, dst)
             return
-        assert isinstance(slot_list, ValueList)
+        if not isinstance(slot_list, ValueList):
+            raise TypeError(f"list {getattr(slot_list, 'name', slot_list)!r} has no values to build")
         trie = _Trie(self, src)
         for value in slot_list.values:
             if not value_fits(value.context, requires, excludes):

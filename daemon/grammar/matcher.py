@@ -151,13 +151,23 @@ class TextMatcher:
         """``words`` without any skip-word phrase."""
         if not self.skip_sequences or self._skip_first_words.isdisjoint(words):
             return words
+        return self._without_skip_sequences(words, words)
+
+    def _without_skip_sequences(self, words: list[str], keys: list[str]) -> list[str]:
+        """``words`` minus every skip phrase found in ``keys`` (the same words, possibly case-folded)."""
         result: list[str] = []
+        first_words = self._skip_first_words
         index = 0
-        while index < len(words):
-            for skip in self.skip_sequences:
-                if tuple(words[index : index + len(skip)]) == skip:
-                    index += len(skip)
-                    break
+        count = len(words)
+        while index < count:
+            skipped = 0
+            if keys[index] in first_words:
+                for skip in self.skip_sequences:
+                    if tuple(keys[index : index + len(skip)]) == skip:
+                        skipped = len(skip)
+                        break
+            if skipped:
+                index += skipped
             else:
                 result.append(words[index])
                 index += 1
@@ -175,18 +185,9 @@ class TextMatcher:
     def text_keywords(self, text: str) -> frozenset:
         """hassil's keyword set: the text's whitespace-separated words without punctuation and skip words."""
         words = text.translate(_KEYWORD_PUNCTUATION).split()
-        lowered = [w.casefold() for w in words]
-        kept: list[str] = []
-        index = 0
-        while index < len(words):
-            for skip in self.skip_sequences:
-                if tuple(lowered[index : index + len(skip)]) == skip:
-                    index += len(skip)
-                    break
-            else:
-                kept.append(words[index])
-                index += 1
-        return frozenset(kept)
+        if not self.skip_sequences:
+            return frozenset(words)
+        return frozenset(self._without_skip_sequences(words, [w.casefold() for w in words]))
 
     def parse_words(self, words: list[str], keywords: frozenset | None = None) -> "IntentMatch | None":
         """Intent of a word list (skip words handled as in parse)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from daemon.errors import GrammarError
 from daemon.grammar.grammar import Grammar
 from daemon.grammar.graph import context_satisfied, value_fits
 from daemon.grammar.model import IntentData, RangeList, Sentence, ValueList
@@ -135,7 +136,8 @@ class _Sampler:
                 self.expand(item, data, words, slots, raw)
         elif isinstance(expr, RuleReference):
             rule = self.grammar.find_rule(expr.rule_name, data)
-            assert rule is not None  # validated at load time
+            if rule is None:  # load_grammar rejects unknown rules, so only a hand-built Grammar gets here
+                raise GrammarError(f"unknown expansion rule <{expr.rule_name}>")
             self.expand(rule.expression, data, words, slots, raw)
         elif isinstance(expr, ListReference):
             self.expand_list(expr, data, words, slots, raw)
