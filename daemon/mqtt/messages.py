@@ -73,7 +73,11 @@ class Message:
         raise NotImplementedError
 
     def payload(self) -> bytes:
-        """The wire payload."""
+        """The wire payload: the compact JSON of ``to_json`` unless a message says otherwise."""
+        return _dumps(self.to_json())
+
+    def to_json(self) -> Any:
+        """The payload as JSON data."""
         raise NotImplementedError
 
     def __str__(self) -> str:
@@ -90,6 +94,32 @@ def _tokens_to_json(tokens: Sequence[TokenInfo]) -> list[dict]:
 
 def _tokens_from_json(items: Any) -> tuple[TokenInfo, ...]:
     return tuple(TokenInfo(str(t["text"]), float(t["confidence"]), float(t["start"]), float(t["end"])) for t in items or ())
+
+
+def _utterance_json(ev: IntentEvent | NotRecognizedEvent) -> dict:
+    """The payload fields both native utterance messages carry."""
+    return {
+        "text": ev.text,
+        "confidence": ev.confidence,
+        "site_id": ev.site_id,
+        "utterance_id": ev.utterance_id,
+        "start_time": ev.start_time,
+        "end_time": ev.end_time,
+        "tokens": _tokens_to_json(ev.tokens),
+    }
+
+
+def _utterance_fields(d: Mapping[str, Any]) -> dict:
+    """The fields of ``_utterance_json`` parsed back, as keyword arguments for either event class."""
+    return {
+        "site_id": d["site_id"],
+        "utterance_id": d["utterance_id"],
+        "text": d["text"],
+        "confidence": float(d["confidence"]),
+        "start_time": float(d["start_time"]),
+        "end_time": float(d["end_time"]),
+        "tokens": _tokens_from_json(d.get("tokens")),
+    }
 
 
 def _split_site_topic(topic: str, tail: str) -> Optional[tuple[str, str, str]]:
@@ -129,18 +159,9 @@ class IntentMessage(Message):
             "intent": ev.intent,
             "slots": dict(ev.slots),
             "raw_slots": dict(ev.raw_slots),
-            "text": ev.text,
-            "confidence": ev.confidence,
-            "site_id": ev.site_id,
-            "utterance_id": ev.utterance_id,
-            "start_time": ev.start_time,
-            "end_time": ev.end_time,
+            **_utterance_json(ev),
             "language": ev.language,
-            "tokens": _tokens_to_json(ev.tokens),
         }
-
-    def payload(self) -> bytes:
-        return _dumps(self.to_json())
 
     @classmethod
     def from_payload(cls, topic: str, payload: bytes) -> "IntentMessage":
@@ -150,17 +171,11 @@ class IntentMessage(Message):
             raise ValueError(f"not an intent topic: {topic}")
         d = _loads_object(payload)
         event = IntentEvent(
-            site_id=d["site_id"],
-            utterance_id=d["utterance_id"],
             intent=d["intent"],
             slots=dict(d["slots"]),
             raw_slots=dict(d["raw_slots"]),
-            text=d["text"],
-            confidence=float(d["confidence"]),
-            start_time=float(d["start_time"]),
-            end_time=float(d["end_time"]),
-            tokens=_tokens_from_json(d.get("tokens")),
             language=d.get("language"),
+            **_utterance_fields(d),
         )
         return cls(parts[0], event)
 
@@ -183,36 +198,14 @@ class NotRecognizedMessage(Message):
 
     def to_json(self) -> dict:
         """The payload as a dict."""
-        ev = self.event
-        return {
-            "text": ev.text,
-            "confidence": ev.confidence,
-            "reason": ev.reason,
-            "site_id": ev.site_id,
-            "utterance_id": ev.utterance_id,
-            "start_time": ev.start_time,
-            "end_time": ev.end_time,
-            "tokens": _tokens_to_json(ev.tokens),
-        }
-
-    def payload(self) -> bytes:
-        return _dumps(self.to_json())
+        return {**_utterance_json(self.event), "reason": self.event.reason}
 
     @classmethod
     def from_payload(cls, topic: str, payload: bytes) -> "NotRecognizedMessage":
         """Parse a published not-recognised message back."""
         prefix, site = _site_topic(topic, "not_recognized")
         d = _loads_object(payload)
-        event = NotRecognizedEvent(
-            site_id=d["site_id"],
-            utterance_id=d["utterance_id"],
-            text=d["text"],
-            confidence=float(d["confidence"]),
-            start_time=float(d["start_time"]),
-            end_time=float(d["end_time"]),
-            reason=d["reason"],
-            tokens=_tokens_from_json(d.get("tokens")),
-        )
+        event = NotRecognizedEvent(reason=d["reason"], **_utterance_fields(d))
         return cls(prefix, event)
 
 
@@ -558,6 +551,17 @@ class HermesToken:
         return tuple(out)
 
 
+def _asr_tokens_json(tokens: Sequence[HermesToken]) -> list:
+    """Hermes ``asrTokens``: a list of hypotheses, here the single one (or none)."""
+    return [[t.to_json() for t in tokens]] if tokens else []
+
+
+def _asr_tokens_from_json(d: Mapping[str, Any]) -> tuple[HermesToken, ...]:
+    """The first hypothesis of a Hermes ``asrTokens`` field."""
+    hypotheses = d.get("asrTokens") or [[]]
+    return tuple(HermesToken.from_json(t) for t in hypotheses[0])
+
+
 @dataclass(frozen=True)
 class HermesSlot:
     """One Hermes slot: Home Assistant's snips integration needs ``slotName``, ``value.kind`` and ``rawValue``."""
@@ -686,14 +690,11 @@ class HermesIntent(Message):
             "siteId": self.site_id,
             "sessionId": self.session_id,
             "customData": self.custom_data,
-            "asrTokens": [[t.to_json() for t in self.asr_tokens]] if self.asr_tokens else [],
+            "asrTokens": _asr_tokens_json(self.asr_tokens),
             "asrConfidence": self.asr_confidence,
             "wakewordId": self.wakeword_id,
             "lang": self.lang,
         }
-
-    def payload(self) -> bytes:
-        return _dumps(self.to_json())
 
     @classmethod
     def from_payload(cls, topic: str, payload: bytes) -> "HermesIntent":
@@ -701,7 +702,6 @@ class HermesIntent(Message):
         if not cls.is_topic(topic):
             raise ValueError(f"not a Hermes intent topic: {topic}")
         d = _loads_object(payload)
-        tokens = d.get("asrTokens") or [[]]
         return cls(
             input=d["input"],
             raw_input=d.get("rawInput") or d["input"],
@@ -711,7 +711,7 @@ class HermesIntent(Message):
             site_id=d.get("siteId", "default"),
             session_id=d.get("sessionId"),
             id=d.get("id"),
-            asr_tokens=tuple(HermesToken.from_json(t) for t in tokens[0]),
+            asr_tokens=_asr_tokens_from_json(d),
             asr_confidence=d.get("asrConfidence"),
             custom_data=d.get("customData"),
             wakeword_id=d.get("wakewordId"),
@@ -790,7 +790,7 @@ class HermesTextCaptured(Message):
                 "siteId": self.site_id,
                 "sessionId": self.session_id,
                 "wakewordId": self.wakeword_id,
-                "asrTokens": [[t.to_json() for t in self.asr_tokens]] if self.asr_tokens else [],
+                "asrTokens": _asr_tokens_json(self.asr_tokens),
                 "lang": self.lang,
             }
         )
@@ -801,10 +801,9 @@ class HermesTextCaptured(Message):
         if topic != HERMES_TEXT_CAPTURED:
             raise ValueError(f"not {HERMES_TEXT_CAPTURED}: {topic}")
         d = _loads_object(payload)
-        tokens = d.get("asrTokens") or [[]]
         return cls(
             d["text"], float(d["likelihood"]), float(d["seconds"]), d.get("siteId", "default"), d.get("sessionId"),
-            tuple(HermesToken.from_json(t) for t in tokens[0]), d.get("wakewordId"), d.get("lang"),
+            _asr_tokens_from_json(d), d.get("wakewordId"), d.get("lang"),
         )
 
 

@@ -15,6 +15,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def blocks(path: Path, lang: str) -> list[str]:
+    """The bodies of the fenced ``lang`` code blocks of a Markdown file."""
     return re.findall(rf"```{lang}\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.S)
 
 

@@ -60,6 +60,7 @@ def links():
 
 
 def by_topic(messages, topic):
+    """The received messages published on ``topic``, in arrival order."""
     return [m for m in messages if m.topic == topic]
 
 

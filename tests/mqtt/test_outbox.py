@@ -8,6 +8,7 @@ from daemon.mqtt.outbox import Outbox
 
 
 def msg(i: int) -> tuple[str, bytes, int, bool]:
+    """Outbox entry ``i``: (topic, non-ASCII JSON payload, QoS 1, not retained)."""
     return (f"voicecmd/kitchen/intent/N{i}", f'{{"n":{i},"t":"客厅"}}'.encode(), 1, False)
 
 

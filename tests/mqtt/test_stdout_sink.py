@@ -12,6 +12,7 @@ from tests.mqtt.factories import make_intent, make_not_recognized
 
 
 def lines(stream: io.StringIO) -> list[dict]:
+    """The JSON lines the sink wrote to ``stream``."""
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
