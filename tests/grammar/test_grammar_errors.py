@@ -27,12 +27,14 @@ def position_of(path: Path, needle: str, occurrence: int = 0) -> tuple[int, int]
 
 
 def error_of(path: Path) -> str:
+    """The GrammarError message loading ``path`` raises (fails the test when it loads)."""
     with pytest.raises(GrammarError) as info:
         load_grammar([path])
     return str(info.value)
 
 
 def assert_error_at(path: Path, needle: str, pattern: str, occurrence: int = 0) -> None:
+    """Loading ``path`` fails with a message at the line:column of ``needle`` matching ``pattern``."""
     line, column = position_of(path, needle, occurrence)
     message = error_of(path)
     assert message.startswith(f"{path}:{line}:{column}: "), message

@@ -12,6 +12,7 @@ from daemon.grammar import load_grammar, sample_sentences
 
 @pytest.fixture(scope="module", params=["zh", "en"])
 def shipped(request, repo_root):
+    """(language, grammar) of each shipped grammar directory."""
     return request.param, load_grammar(repo_root / "grammars" / request.param)
 
 

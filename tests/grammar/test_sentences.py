@@ -26,6 +26,7 @@ def _cases(language: str):
 
 @pytest.fixture(scope="module")
 def grammars():
+    """The shipped grammar of every language, by language."""
     return {language: load_grammar(REPO / "grammars" / language) for language in LANGUAGES}
 
 
