@@ -253,7 +253,6 @@ class TextMatcher:
         return 0
 
 
-
 class _LazyDfa:
     """Deterministic automaton over priority-ordered sets of NFA states, built lazily: each transition is one
     Pike-VM step, cached with back-links (for every new NFA state: its source's index and the arcs taken)."""

@@ -60,8 +60,6 @@ class RuleReference:
 
 Expression = Union[Word, Sequence, Alternative, Permutation, ListReference, RuleReference]
 
-EMPTY = Sequence(())
-
 
 class TemplateSyntaxError(ValueError):
     """A template cannot be parsed; ``offset`` is the character index of the problem."""

@@ -242,9 +242,7 @@ class MqttLink:
     def _discovery(self) -> list[Message]:
         if self._intent_names is None:
             return []
-        return list(
-            discovery_messages(self._topics, self._config.discovery_prefix, self._intent_names, daemon.__version__)
-        )
+        return discovery_messages(self._topics, self._config.discovery_prefix, self._intent_names, daemon.__version__)
 
     def _enqueue(self, messages: list[Message]) -> None:
         if self._stopped:

@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import threading
 import time
@@ -251,7 +250,6 @@ class Subscriber:
         self.host = host
         self.topics = list(topics)
         self.messages: list[Received] = []
-        self.subacks = 0
         self._cond = threading.Condition()
         self._subscribed = threading.Event()
         self._client = paho_client(client_id or f"test-sub-{uuid.uuid4().hex[:8]}", clean_session=clean_session)
@@ -265,9 +263,6 @@ class Subscriber:
             client.subscribe([(t, 1) for t in self.topics])
 
     def _on_subscribe(self, *args):
-        with self._cond:
-            self.subacks += 1
-            self._cond.notify_all()
         self._subscribed.set()
 
     def _on_message(self, client, userdata, msg):
@@ -307,16 +302,6 @@ class Subscriber:
                 self._cond.wait(left)
             return list(self.messages)
 
-    def wait_subscribed(self, count: int, timeout: float = 5.0) -> None:
-        """Block until ``count`` SUBACKs arrived in all (e.g. 2 = subscribed again after one reconnect)."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self.subacks < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"only {self.subacks} of {count} subscriptions within {timeout} s")
-                self._cond.wait(left)
-
     def on(self, topic: str) -> list[Received]:
         """Messages received on exactly ``topic``."""
         with self._cond:
@@ -332,8 +317,3 @@ class Subscriber:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def tls_client_context(ca_file: Path) -> ssl.SSLContext:
-    """An SSL context trusting only ``ca_file`` (for test clients)."""
-    return ssl.create_default_context(cafile=str(ca_file))
