@@ -210,16 +210,29 @@ class NotRecognizedMessage(Message):
 
 
 @dataclass(frozen=True)
-class StatusMessage(Message):
+class _SiteMessage(Message):
+    """A message on one of a site's own topics, ``<prefix>/<site_id>/<tail>``."""
+
+    tail: ClassVar[str]  # the topic's last level, also the name of its SiteTopics property
+    prefix: str
+    site_id: str
+
+    def topic(self) -> str:
+        return getattr(SiteTopics(self.prefix, self.site_id), self.tail)
+
+    @classmethod
+    def _prefix_and_site(cls, topic: str) -> tuple[str, str]:
+        """(prefix, site) of this message's topic; ValueError for any other topic."""
+        return _site_topic(topic, cls.tail)
+
+
+@dataclass(frozen=True)
+class StatusMessage(_SiteMessage):
     """``<prefix>/<site_id>/status``: retained ``online``/``offline`` (``offline`` is also the last will)."""
 
     retain: ClassVar[bool] = True
-    prefix: str
-    site_id: str
+    tail: ClassVar[str] = "status"
     online: bool
-
-    def topic(self) -> str:
-        return SiteTopics(self.prefix, self.site_id).status
 
     def payload(self) -> bytes:
         return b"online" if self.online else b"offline"
@@ -227,23 +240,19 @@ class StatusMessage(Message):
     @classmethod
     def from_payload(cls, topic: str, payload: bytes) -> "StatusMessage":
         """Parse a status message."""
-        prefix, site = _site_topic(topic, "status")
+        prefix, site = cls._prefix_and_site(topic)
         if payload not in (b"online", b"offline"):
             raise ValueError(f"not a status payload: {payload[:20]!r}")
         return cls(prefix, site, payload == b"online")
 
 
 @dataclass(frozen=True)
-class StateMessage(Message):
+class StateMessage(_SiteMessage):
     """``<prefix>/<site_id>/state``: retained JSON of what the daemon is doing (listening/muted, grammar, model)."""
 
     retain: ClassVar[bool] = True
-    prefix: str
-    site_id: str
+    tail: ClassVar[str] = "state"
     state: Mapping[str, Any]
-
-    def topic(self) -> str:
-        return SiteTopics(self.prefix, self.site_id).state
 
     def payload(self) -> bytes:
         return _dumps({**self.state, "site_id": self.site_id})
@@ -251,23 +260,19 @@ class StateMessage(Message):
     @classmethod
     def from_payload(cls, topic: str, payload: bytes) -> "StateMessage":
         """Parse a state message."""
-        prefix, site = _site_topic(topic, "state")
+        prefix, site = cls._prefix_and_site(topic)
         d = _loads_object(payload)
         d.pop("site_id", None)
         return cls(prefix, site, d)
 
 
 @dataclass(frozen=True)
-class ErrorMessage(Message):
+class ErrorMessage(_SiteMessage):
     """``<prefix>/<site_id>/error``: a one-line error the daemon reports (bad command, rejected grammar...)."""
 
-    prefix: str
-    site_id: str
+    tail: ClassVar[str] = "error"
     message: str
     time: float = field(default_factory=time.time)
-
-    def topic(self) -> str:
-        return SiteTopics(self.prefix, self.site_id).error
 
     def payload(self) -> bytes:
         return _dumps({"error": self.message, "site_id": self.site_id, "time": self.time})
@@ -275,7 +280,7 @@ class ErrorMessage(Message):
     @classmethod
     def from_payload(cls, topic: str, payload: bytes) -> "ErrorMessage":
         """Parse an error message."""
-        prefix, site = _site_topic(topic, "error")
+        prefix, site = cls._prefix_and_site(topic)
         d = _loads_object(payload)
         return cls(prefix, site, d["error"], float(d["time"]))
 
@@ -288,13 +293,12 @@ _HA_RESERVED = {"event_type", "text", "confidence", "utterance_id", "site_id", "
 
 
 @dataclass(frozen=True)
-class HaEventMessage(Message):
+class HaEventMessage(_SiteMessage):
     """``<prefix>/<site_id>/event``: Home Assistant event entity state, ``{"event_type": <intent>, ...slots}``.
 
     Never retained: a retained event would fire again whenever Home Assistant restarts."""
 
-    prefix: str
-    site_id: str
+    tail: ClassVar[str] = "event"
     event_type: str
     attributes: Mapping[str, Any]
 
@@ -313,27 +317,23 @@ class HaEventMessage(Message):
         attrs = dict(text=ev.text, confidence=ev.confidence, utterance_id=ev.utterance_id, reason=ev.reason, time=ev.end_time)
         return cls(prefix, ev.site_id, "not_recognized", attrs)
 
-    def topic(self) -> str:
-        return SiteTopics(self.prefix, self.site_id).event
-
     def payload(self) -> bytes:
         return _dumps({"event_type": self.event_type, **self.attributes})
 
     @classmethod
     def from_payload(cls, topic: str, payload: bytes) -> "HaEventMessage":
         """Parse an event message."""
-        prefix, site = _site_topic(topic, "event")
+        prefix, site = cls._prefix_and_site(topic)
         d = _loads_object(payload)
         return cls(prefix, site, d.pop("event_type"), d)
 
 
 @dataclass(frozen=True)
-class LastCommandMessage(Message):
+class LastCommandMessage(_SiteMessage):
     """``<prefix>/<site_id>/last_command``: retained JSON of the last recognised command (a Home Assistant sensor)."""
 
     retain: ClassVar[bool] = True
-    prefix: str
-    site_id: str
+    tail: ClassVar[str] = "last_command"
     intent: str
     text: str
     slots: Mapping[str, Any]
@@ -345,9 +345,6 @@ class LastCommandMessage(Message):
         """The last-command record of a recognised intent."""
         return cls(prefix, ev.site_id, ev.intent, ev.text, dict(ev.slots), ev.confidence, ev.end_time)
 
-    def topic(self) -> str:
-        return SiteTopics(self.prefix, self.site_id).last_command
-
     def payload(self) -> bytes:
         return _dumps(
             {"intent": self.intent, "text": self.text[:_HA_STATE_MAX], "slots": dict(self.slots),
@@ -357,7 +354,7 @@ class LastCommandMessage(Message):
     @classmethod
     def from_payload(cls, topic: str, payload: bytes) -> "LastCommandMessage":
         """Parse a last-command message."""
-        prefix, site = _site_topic(topic, "last_command")
+        prefix, site = cls._prefix_and_site(topic)
         d = _loads_object(payload)
         return cls(prefix, site, d["intent"], d["text"], d["slots"], float(d["confidence"]), float(d["time"]))
 
