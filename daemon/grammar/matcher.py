@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from daemon.grammar.graph import WILDCARD, WordGraph, build_word_graph
 from daemon.grammar.model import WildcardList
 from daemon.grammar.numbers import is_chinese
-from daemon.grammar.words import contains_cjk, has_unit_sign, split_words
+from daemon.grammar.words import PUNCTUATION_TO_SPACE, contains_cjk, has_unit_sign, split_words
 
 if TYPE_CHECKING:  # pragma: no cover
     from daemon.grammar.grammar import Grammar, IntentMatch
@@ -19,7 +19,6 @@ _LOGGER = logging.getLogger(__name__)
 #: Cached lazy-DFA states before the cache starts over (keeps memory bounded on odd input).
 _MAX_DFA_STATES = 50_000
 _MISSING = object()
-_KEYWORD_PUNCTUATION = {ord(c): " " for c in ",.!?;:\"()[]{}<>，。！？；：、“”（）《》…—~"}
 
 
 class GraphWalker:
@@ -184,7 +183,7 @@ class TextMatcher:
 
     def text_keywords(self, text: str) -> frozenset:
         """hassil's keyword set: the text's whitespace-separated words without punctuation and skip words."""
-        words = text.translate(_KEYWORD_PUNCTUATION).split()
+        words = text.translate(PUNCTUATION_TO_SPACE).split()
         if not self.skip_sequences:
             return frozenset(words)
         return frozenset(self._without_skip_sequences(words, [w.casefold() for w in words]))

@@ -38,8 +38,10 @@ def _unit_words(unit: str, language: str) -> str:
     return "度" if is_chinese(language) else "degrees"
 
 
+#: ``str.translate`` table turning sentence punctuation (ASCII and CJK) into spaces.
+PUNCTUATION_TO_SPACE = {ord(c): " " for c in ",.!?;:\"()[]{}<>，。！？；：、“”（）《》…—~"}
+
 # Fast path of split_words: text that is only letters/apostrophes/CJK between spaces and punctuation.
-_PUNCTUATION_TO_SPACE = {ord(c): " " for c in ",.!?;:\"()[]{}<>，。！？；：、“”（）《》…—~"}
 _SIMPLE_LATIN = re.compile(r"[a-z ]*")
 _SIMPLE_CJK = re.compile(rf"[{_CJK_RANGES} ]*")
 _PURE_CJK = re.compile(rf"[{_CJK_RANGES}]+").fullmatch
@@ -53,7 +55,7 @@ def split_words(text: str, language: str, speak_units: bool = True) -> list[str]
         return list(text)
     if _PURE_LATIN(text):
         return text.split()
-    simple = text.casefold().translate(_PUNCTUATION_TO_SPACE)
+    simple = text.casefold().translate(PUNCTUATION_TO_SPACE)
     if _SIMPLE_LATIN.fullmatch(simple):
         return simple.split()
     if _SIMPLE_CJK.fullmatch(simple):
