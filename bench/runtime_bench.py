@@ -1,7 +1,7 @@
 """Runtime benchmark: fbank (ours vs kaldi-native-fbank), encoder+CTC, search and overhead per second of audio.
 
 Usage: python bench/runtime_bench.py [--fixtures DIR] [--repeat N] [--piece-ms MS] [--beam 1 10]
-                                    [--model DIR ...] [--no-fixture-models]
+                                    [--model DIR ...] [--no-fixture-models] [--audio DIR] [--fidelity]
 Prints one row per model and search, in ms per second of audio: "model" is the time inside the inference
 engine (ONNX session / BPU runs), "overhead" everything else = fbank + search (incl. endpointing) + glue
 (chunking, feeding, partial results every piece); overhead/model is the ratio the issue asks for.
@@ -152,8 +152,14 @@ def main() -> None:
     parser.add_argument("--model", type=Path, nargs="*", default=[], help="extra model directories to measure")
     parser.add_argument("--no-fixture-models", action="store_true", help="skip the fixture models")
     parser.add_argument("--fidelity", action="store_true", help="also print log-prob differences vs the fixtures")
+    parser.add_argument("--audio", type=Path, help="16 kHz mono WAVs to stream (default: the fixture WAVs)")
     args = parser.parse_args()
-    audio = [_read(args.fixtures / "audio" / f"{name}.wav") for name in WAVS]
+    if args.audio is not None:
+        audio = [_read(path) for path in sorted(args.audio.glob("*.wav"))]
+        if not audio:
+            raise SystemExit(f"{args.audio}: no .wav files")
+    else:
+        audio = [_read(args.fixtures / "audio" / f"{name}.wav") for name in WAVS]
     piece = args.piece_ms * 16
     print(f"audio: {sum(len(a) for a in audio) / 16000:.2f} s in {len(audio)} files, fed in {args.piece_ms} ms pieces")
     bench_fbank(audio, args.repeat, piece)
