@@ -78,7 +78,7 @@ class ModelConfig:
     dir: Optional[Path] = None  # None = the bundled model (daemon.paths.default_model_dir())
     backend: str = _spec("auto", choices=("auto", "onnx", "bpu-onnx", "bpu"))
     threads: int = _spec(1, lo=1, hi=16)
-    beam: int = _spec(10, lo=1, hi=100)
+    beam: int = _spec(1, lo=1, hi=100)
 
 
 @dataclass(frozen=True)
