@@ -121,7 +121,7 @@ class Pocketsphinx:
         self.decoder = Decoder(lm=None, loglevel="FATAL")
         if self.decoder.lookup_word("unmute") is None:  # the only grammar word missing from the bundled cmudict
             self.decoder.add_word("unmute", "AH N M Y UW T", True)
-        self.decoder.set_fsg("commands", self.decoder.read_fsg(str(path)))
+        self.decoder.add_fsg("commands", self.decoder.read_fsg(str(path)))
         self.decoder.activate_search("commands")
 
     def run(self, samples: np.ndarray) -> dict:
