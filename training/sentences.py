@@ -7,6 +7,7 @@ Run with the project's venv (it imports daemon.grammar).
 
 from __future__ import annotations
 
+import logging
 import argparse
 import json
 import random
@@ -18,6 +19,8 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from daemon.grammar import load_grammar, sample_sentences  # noqa: E402
+
+_LOGGER = logging.getLogger(__name__)
 
 FIELDS = ["sid", "lang", "split", "kind", "text", "intent", "slots"]
 
