@@ -1,0 +1,36 @@
+"""The X3 Pi package: voicecmd_<version>_arm64.deb built under qemu-user-static, installed and run in an arm64 root."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from daemon import __version__
+from tests.packaging.debroot import REPO_ROOT
+
+# A fresh machine debootstraps the arm64 root and its build dependencies under emulation (~10 min).
+BUILD_TIMEOUT_S = 40 * 60
+
+
+@pytest.mark.slow
+def test_arm64_deb_builds_installs_and_runs_under_emulation(tmp_path):
+    proc = subprocess.run(
+        ["bash", str(REPO_ROOT / "script" / "build-deb-arm64"), "--smoke", "--out", str(tmp_path)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S,
+    )
+    print(proc.stdout[-4000:])
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    deb = tmp_path / f"voicecmd_{__version__}_arm64.deb"
+    assert deb.is_file()
+    fields = subprocess.run(["dpkg-deb", "-f", str(deb), "Architecture", "Package"],
+                            capture_output=True, text=True, check=True).stdout
+    assert "Architecture: arm64" in fields and "Package: voicecmd" in fields
+    lines = proc.stdout.splitlines()
+    assert "aarch64" in lines, "the smoke test did not run inside the arm64 root"
+    assert f"voicecmd {__version__}" in lines
+    assert any(line.startswith("numpy ") and "onnxruntime" in line for line in lines)
+    # `voicecmd transcribe` prints "<file>\t<text>" for the bundled demo recording.
+    transcripts = [line.split("\t", 1) for line in lines if line.startswith("/usr/share/voicecmd/demo/")]
+    assert transcripts and transcripts[0][1].strip(), "the installed package did not transcribe the demo recording"
+    assert "smoke test passed" in proc.stdout
