@@ -28,29 +28,7 @@ from runtime.decoding.constrained import SearchIndex, constrained_search  # noqa
 from runtime.tokenizer import ModelTokenizer  # noqa: E402
 from runtime.units import UnitTable  # noqa: E402
 
-MILLION_GRAMMAR = """
-language: zh-cn
-settings:
-  ignore_whitespace: true
-intents:
-  SetLevel:
-    data:
-      - sentences:
-          - "[请]{verb}{room}的{device}{mode}{level}"
-lists:
-  verb:
-    values: [打开, 关闭, 调节, 设置, 切换, 启动, 停止, 暂停, 恢复, 检查]
-  room:
-    values: [客厅, 卧室, 书房, 厨房, 餐厅, 阳台, 主卧, 次卧, 门厅, 走廊]
-  device:
-    values: [灯, 风扇, 空调, 窗帘, 电视, 音箱, 台灯, 吊灯, 灯带, 夜灯]
-  mode:
-    values: [制冷, 制热, 送风, 除湿, 自动, 睡眠, 强劲, 静音, 节能, 普通]
-  level:
-    range:
-      from: 1
-      to: 100
-"""
+MILLION_GRAMMAR_FILE = Path(__file__).resolve().parent / "data" / "million_sentences_zh.yaml"
 
 
 def vocabulary_units(grammar) -> UnitTable:
@@ -85,26 +63,24 @@ def grammar_paths(lang: str) -> list[Path]:
 def bench_compile(model: Path | None, repeat: int) -> dict[str, tuple]:
     print("== compile (word graph -> token graph -> search tables); best of", repeat)
     compiled = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        million = Path(tmp) / "million.yaml"
-        million.write_text(MILLION_GRAMMAR, encoding="utf-8")
-        cases = [("zh", grammar_paths("zh")), ("en", grammar_paths("en")), ("zh+en", grammar_paths("all")),
-                 ("10^6 sentences (zh)", [million])]
-        for name, paths in cases:
-            t_load, grammar = timed(lambda: load_grammar(paths), 1)
-            t_words, word_graph = timed(lambda: _fresh_word_graph(grammar), repeat)
-            tokenizer, units_note = tokenizer_for(model if name != "10^6 sentences (zh)" else None, grammar)
-            t_tokens, graph = timed(lambda: compile_token_graph(word_graph, tokenizer), repeat)
-            t_index, index = timed(lambda: SearchIndex.build(graph), repeat)
-            size = graph_summary(graph)
-            index_bytes = sum(getattr(index, f).nbytes for f in ("h_node", "succ_start", "succ_count", "succ_hyp",
-                                                                  "succ_token", "succ_dist", "final_reachable"))
-            print(f"{name:22s} load {t_load*1e3:7.1f} ms | word graph {t_words*1e3:6.1f} ms "
-                  f"({word_graph.num_states} states, {word_graph.num_arcs} arcs) | token graph {t_tokens*1e3:6.1f} ms "
-                  f"({size['states']} states, {size['arcs']} arcs, {size['epsilon_arcs']} eps, "
-                  f"{size['bytes']/1e6:.2f} MB) | search tables {t_index*1e3:6.1f} ms ({index_bytes/1e6:.2f} MB) "
-                  f"| unspellable {len(graph.unknown_words)} | {units_note}")
-            compiled[name] = (grammar, tokenizer, graph)
+    million = MILLION_GRAMMAR_FILE
+    cases = [("zh", grammar_paths("zh")), ("en", grammar_paths("en")), ("zh+en", grammar_paths("all")),
+             ("10^6 sentences (zh)", [million])]
+    for name, paths in cases:
+        t_load, grammar = timed(lambda: load_grammar(paths), 1)
+        t_words, word_graph = timed(lambda: _fresh_word_graph(grammar), repeat)
+        tokenizer, units_note = tokenizer_for(model if name != "10^6 sentences (zh)" else None, grammar)
+        t_tokens, graph = timed(lambda: compile_token_graph(word_graph, tokenizer), repeat)
+        t_index, index = timed(lambda: SearchIndex.build(graph), repeat)
+        size = graph_summary(graph)
+        index_bytes = sum(getattr(index, f).nbytes for f in ("h_node", "succ_start", "succ_count", "succ_hyp",
+                                                              "succ_token", "succ_dist", "final_reachable"))
+        print(f"{name:22s} load {t_load*1e3:7.1f} ms | word graph {t_words*1e3:6.1f} ms "
+              f"({word_graph.num_states} states, {word_graph.num_arcs} arcs) | token graph {t_tokens*1e3:6.1f} ms "
+              f"({size['states']} states, {size['arcs']} arcs, {size['epsilon_arcs']} eps, "
+              f"{size['bytes']/1e6:.2f} MB) | search tables {t_index*1e3:6.1f} ms ({index_bytes/1e6:.2f} MB) "
+              f"| unspellable {len(graph.unknown_words)} | {units_note}")
+        compiled[name] = (grammar, tokenizer, graph)
     return compiled
 
 

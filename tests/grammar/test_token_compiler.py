@@ -202,33 +202,11 @@ def test_final_state_with_only_an_epsilon_out_keeps_its_finality():
     assert unit_sentences(graph) == {(2,), (2, 3)}
 
 
-MILLION_GRAMMAR = """
-language: zh-cn
-settings:
-  ignore_whitespace: true
-intents:
-  SetLevel:
-    data:
-      - sentences:
-          - "[请]{verb}{room}的{device}{mode}{level}"
-lists:
-  verb:
-    values: [打开, 关闭, 调节, 设置, 切换, 启动, 停止, 暂停, 恢复, 检查]
-  room:
-    values: [客厅, 卧室, 书房, 厨房, 餐厅, 阳台, 主卧, 次卧, 门厅, 走廊]
-  device:
-    values: [灯, 风扇, 空调, 窗帘, 电视, 音箱, 台灯, 吊灯, 灯带, 夜灯]
-  mode:
-    values: [制冷, 制热, 送风, 除湿, 自动, 睡眠, 强劲, 静音, 节能, 普通]
-  level:
-    range:
-      from: 1
-      to: 100
-"""
+MILLION_GRAMMAR_FILE = Path(__file__).resolve().parents[2] / "bench" / "data" / "million_sentences_zh.yaml"
 
 
 def test_million_sentence_grammar_compiles_to_a_small_graph(tmp_path):
-    grammar = grammar_from(tmp_path, MILLION_GRAMMAR)
+    grammar = load_grammar([MILLION_GRAMMAR_FILE])
     word_graph = grammar.word_graph()
     vocab = sorted(word_graph.vocabulary())
     units = UnitTable(["<blank>", "<unk>", *vocab, "<sos/eos>"])
