@@ -12,9 +12,11 @@ import numpy as np
 _LOGGER = logging.getLogger(__name__)
 
 FLT_EPSILON = float(np.finfo(np.float32).eps)
-# Samples, window and FFT in float64: the output is then within float32 rounding of the exact DFT.
-# kaldi-native-fbank's float32 pipeline has a noise floor that shows as up to ~3e-3 in isolated low-energy
-# bins (see tests/runtime/test_fbank.py); matching it bit for bit would mean copying its FFT.
+# Kaldi's (and kaldi-native-fbank's) time-domain steps run in float32: DC removal (a sequential float sum),
+# pre-emphasis and the window. Their rounding dominates the low-energy bins (a float64 pipeline differs from
+# kaldi-native-fbank by up to 3.3e-3 there), so those steps are done the same way in float32; the FFT and
+# everything after it run in float64 as kaldi-native-fbank's FFT does.
+WAVE_DTYPE = np.float32
 DTYPE = np.float64
 
 
@@ -48,7 +50,7 @@ class FbankOptions:
 
 
 def _mel(freq: np.ndarray | float) -> np.ndarray:
-    return 1127.0 * np.log(1.0 + np.asarray(freq, dtype=np.float64) / 700.0)
+    return np.float32(1127.0) * np.log(np.float32(1.0) + np.asarray(freq, dtype=np.float32) / np.float32(700.0))
 
 
 def mel_filterbank(opts: FbankOptions) -> np.ndarray:
@@ -60,19 +62,25 @@ def mel_filterbank(opts: FbankOptions) -> np.ndarray:
 
 
 def _triangles(opts: FbankOptions) -> tuple[np.ndarray, np.ndarray]:
-    """Per filter and FFT bin: Kaldi's weight (0 outside the triangle) and whether the bin is on the rising side."""
+    """Per filter and FFT bin: Kaldi's weight (0 outside the triangle) and whether the bin is on the rising side.
+
+    In float32 with Kaldi's order of operations: the filter edges are close together in mel, so float32
+    rounding moves the weights of bins near an edge, and the low-energy filters show it.
+    """
+    f32 = np.float32
     num_fft_bins = opts.fft_size // 2
-    nyquist = opts.sample_rate / 2.0
-    high = opts.high_freq if opts.high_freq > 0 else nyquist + opts.high_freq
+    nyquist = f32(0.5) * f32(opts.sample_rate)
+    high = f32(opts.high_freq) if opts.high_freq > 0 else nyquist + f32(opts.high_freq)
     mel_low, mel_high = _mel(opts.low_freq), _mel(high)
-    delta = (mel_high - mel_low) / (opts.num_mel_bins + 1)
-    fft_mels = _mel(np.arange(num_fft_bins) * (opts.sample_rate / opts.fft_size))[None, :]
-    left = mel_low + np.arange(opts.num_mel_bins)[:, None] * delta
-    center, right = left + delta, left + 2 * delta
+    delta = (mel_high - mel_low) / f32(opts.num_mel_bins + 1)
+    bin_width = f32(opts.sample_rate) / f32(opts.fft_size)
+    fft_mels = _mel(bin_width * np.arange(num_fft_bins, dtype=np.float32))[None, :]
+    bins = np.arange(opts.num_mel_bins, dtype=np.float32)[:, None]
+    left, center, right = mel_low + bins * delta, mel_low + (bins + 1) * delta, mel_low + (bins + 2) * delta
     is_up = fft_mels <= center
     weights = np.where(is_up, (fft_mels - left) / (center - left), (right - fft_mels) / (right - center))
     inside = (fft_mels > left) & (fft_mels < right)
-    return np.where(inside, weights, 0.0), is_up & inside
+    return np.where(inside, weights, f32(0.0)), is_up & inside
 
 
 class _MelSums:
@@ -106,14 +114,14 @@ class _MelSums:
 
 def povey_window(length: int) -> np.ndarray:
     """Kaldi's povey window: a Hann window raised to the power 0.85."""
-    n = np.arange(length, dtype=np.float64)
-    return ((0.5 - 0.5 * np.cos(2 * np.pi * n / (length - 1))) ** 0.85).astype(np.float32)
+    step = 2 * np.pi / (length - 1)
+    return ((0.5 - 0.5 * np.cos(step * np.arange(length, dtype=np.float64))) ** 0.85).astype(np.float32)
 
 
 @lru_cache(maxsize=8)
 def _tables(opts: FbankOptions) -> tuple[np.ndarray, _MelSums]:
     """Window and mel sums for ``opts``, built once per process (sessions share them read-only)."""
-    window = povey_window(opts.frame_length).astype(DTYPE)
+    window = povey_window(opts.frame_length)
     window.flags.writeable = False
     return window, _MelSums(opts)
 
@@ -138,7 +146,7 @@ class StreamingFbank:
         self.opts = opts or FbankOptions()
         self._window, self._mel_sums = _tables(self.opts)
         self._length, self._shift = self.opts.frame_length, self.opts.frame_shift
-        self._samples = np.zeros(16 * self._length, dtype=DTYPE)
+        self._samples = np.zeros(16 * self._length, dtype=WAVE_DTYPE)
         self._size = 0
         self._buffers: dict[str, np.ndarray] | None = None
         self.num_frames = 0  # frames produced since the last reset
@@ -165,7 +173,7 @@ class StreamingFbank:
         samples = np.asarray(samples).reshape(-1)
         need = self._size + len(samples)
         if need > len(self._samples):
-            grown = np.zeros(max(need, 2 * len(self._samples)), dtype=DTYPE)
+            grown = np.zeros(max(need, 2 * len(self._samples)), dtype=WAVE_DTYPE)
             grown[: self._size] = self._samples[: self._size]
             self._samples = grown
         self._samples[self._size:need] = samples
@@ -201,7 +209,9 @@ class StreamingFbank:
         if self._buffers is None:
             block, length, bins = _BLOCK_FRAMES, self._length, self.opts.fft_size // 2 + 1
             self._buffers = {
-                "centred": np.empty((block, length), dtype=DTYPE),
+                "running_sum": np.empty((block, length), dtype=WAVE_DTYPE),
+                "centred": np.empty((block, length), dtype=WAVE_DTYPE),
+                "emphasised": np.empty((block, length), dtype=WAVE_DTYPE),
                 "windowed": np.empty((block, length), dtype=DTYPE),
                 "spectrum": np.empty((block, bins), dtype=np.complex128),
                 "power": np.empty((block, bins), dtype=DTYPE),
@@ -216,16 +226,21 @@ class StreamingFbank:
         opts, n, buffers = self.opts, len(frames), self._scratch()
         centred = buffers["centred"][:n]
         if opts.remove_dc_offset:
-            np.subtract(frames, frames.mean(axis=1, keepdims=True), out=centred)
+            # Kaldi sums the frame sequentially in float32; cumsum is the numpy reduction with that order.
+            total = np.cumsum(frames, axis=1, out=buffers["running_sum"][:n])[:, -1:]
+            np.subtract(frames, total / np.float32(len(frames[0])), out=centred)
         else:
             centred[...] = frames
-        windowed = buffers["windowed"][:n]
-        coeff = opts.preemph_coeff
+        emphasised = buffers["emphasised"][:n]
+        coeff = np.float32(opts.preemph_coeff)
         # Kaldi: x[i] -= c*x[i-1] for i > 0 and x[0] -= c*x[0]; the right-hand side uses the original values.
-        np.multiply(centred[:, :-1], coeff, out=windowed[:, 1:])
-        np.subtract(centred[:, 1:], windowed[:, 1:], out=windowed[:, 1:])
-        np.multiply(centred[:, 0], 1.0 - coeff, out=windowed[:, 0])
-        windowed *= self._window
+        np.multiply(centred[:, :-1], coeff, out=emphasised[:, 1:])
+        np.subtract(centred[:, 1:], emphasised[:, 1:], out=emphasised[:, 1:])
+        np.multiply(centred[:, 0], coeff, out=emphasised[:, 0])
+        np.subtract(centred[:, 0], emphasised[:, 0], out=emphasised[:, 0])
+        emphasised *= self._window
+        windowed = buffers["windowed"][:n]
+        windowed[...] = emphasised
         if _RFFT_TAKES_OUT:
             spectrum = np.fft.rfft(windowed, n=opts.fft_size, axis=1, out=buffers["spectrum"][:n])
         else:  # numpy < 2.0 (Debian 12, Ubuntu 22.04 system numpy)

@@ -27,12 +27,13 @@ def _kaldi_native_fbank(samples: np.ndarray) -> np.ndarray:
 def _assert_close_to_kaldi(ours: np.ndarray, theirs: np.ndarray) -> None:
     assert ours.shape == theirs.shape
     diff = np.abs(ours - theirs)
-    # kaldi-native-fbank runs in float32 and so has a rounding-noise floor; where a bin's energy is tiny
-    # next to the frame's (a few low/high bins of quiet frames) the two differ by up to ~3e-3. Everywhere
-    # else they agree within 1e-3, and the effect on the CTC log-probs is < 1e-4 (test_streaming_cpu.py).
-    assert diff.max() < 5e-3
-    assert np.mean(diff > 1e-3) < 1e-3
-    assert diff.mean() < 2e-5
+    # The time-domain steps and mel weights follow kaldi-native-fbank's float32 arithmetic exactly; its FFT
+    # runs in float32 too (ours in float64), which leaves a rounding-noise floor: where a bin's energy is ~e-20
+    # of the frame's (a few low/high bins of quiet frames) the two differ by up to 2.1e-3 (one value in the
+    # fixture audio). Everywhere else they agree within 1e-3; the effect on the CTC log-probs is < 2e-5.
+    assert diff.max() < 2.5e-3
+    assert np.mean(diff > 1e-3) < 1e-4
+    assert diff.mean() < 4e-6
 
 
 @pytest.mark.parametrize("wav", WAV_NAMES)
