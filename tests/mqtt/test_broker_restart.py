@@ -80,8 +80,11 @@ def test_every_intent_arrives_across_a_broker_restart(tmp_path, stop_signal):
             assert set(published) == set(published_hermes) == expected
             extra = [k for counts in (published, published_hermes) for k, n in counts.items() if n > 1]
             if stop_signal == signal.SIGTERM:
-                # the link published each intent exactly once (the broker may re-send its own unacked ones, flagged DUP)
-                assert not extra, (published.most_common(3), published_hermes.most_common(3), down_at)
+                # An orderly shutdown leaves at most the publish that was on the wire as the broker closed: it can
+                # reach the subscriber while its PUBACK never reaches the link, which then re-sends it (QoS 1 is
+                # at-least-once). Everything else was published exactly once (the broker's own re-sends are DUP).
+                near_cut = {f"utt-{i:05d}" for i in range(down_at - 3, down_at + 2)}
+                assert set(extra) <= near_cut and len(set(extra)) <= 2, (extra, down_at)
             else:
                 # after a crash QoS 1 re-sends what was in flight (unacknowledged) at that moment: only around the cut
                 near_cut = {f"utt-{i:05d}" for i in range(down_at - 25, down_at + 2)}
