@@ -237,9 +237,9 @@ class StreamingFbank:
         np.subtract(centred[:, 1:], emphasised[:, 1:], out=emphasised[:, 1:])
         np.multiply(centred[:, 0], coeff, out=emphasised[:, 0])
         np.subtract(centred[:, 0], emphasised[:, 0], out=emphasised[:, 0])
-        emphasised *= self._window
-        windowed = buffers["windowed"][:n]
-        windowed[...] = emphasised
+        # The window product is rounded to float32 (as in Kaldi) and lands in the float64 FFT input in one pass.
+        windowed = np.multiply(emphasised, self._window, out=buffers["windowed"][:n], dtype=np.float32,
+                               casting="unsafe")
         if _RFFT_TAKES_OUT:
             spectrum = np.fft.rfft(windowed, n=opts.fft_size, axis=1, out=buffers["spectrum"][:n])
         else:  # numpy < 2.0 (Debian 12, Ubuntu 22.04 system numpy)
