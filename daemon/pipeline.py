@@ -204,9 +204,8 @@ class CommandPipeline:
         stats.utterances += 1
         t0 = time.perf_counter()
         try:
-            result = self._session.finalize()
             active = self._grammar()
-            decoded = active.decoder.decode(result.logprobs, result.frame_shift_ms)
+            result, decoded = decode_utterance(self._session, active)
         finally:
             self._session.reset()
         stats.last_decode_ms = (time.perf_counter() - t0) * 1000.0
@@ -239,28 +238,43 @@ class CommandPipeline:
             _LOGGER.exception("could not hand %s %s to the event sink", type(event).__name__, event.utterance_id)
 
     def _make_event(self, decoded: Any, active: ActiveGrammar, end: UtteranceEnd, result: Any) -> UtteranceEvent:
-        utterance_id = uuid.uuid4().hex
-        start_time = self._time_of(self._utt_start_sample)
-        end_time = self._time_of(end.speech_end_sample)
-        # Token times are seconds from the start of the audio the recognizer saw (the pre-roll start).
-        tokens = tuple(
-            TokenInfo(str(unit), float(conf), s_ms / 1000.0, e_ms / 1000.0)
-            for unit, s_ms, e_ms, conf in getattr(decoded, "tokens", ()) or ()
+        return utterance_event(decoded, active, result, site_id=self._site_id,
+                               start_time=self._time_of(self._utt_start_sample),
+                               end_time=self._time_of(end.speech_end_sample))
+
+
+def decode_utterance(session: RecognizerSessionLike, active: ActiveGrammar) -> tuple[Any, Any]:
+    """Finalize a session and decode it with the grammar in force: (recognition result, grammar result).
+
+    The one place where recognition meets the grammar; the microphone pipeline and the Wyoming server both use it.
+    """
+    result = session.finalize()
+    return result, active.decoder.decode(result.logprobs, result.frame_shift_ms)
+
+
+def utterance_event(decoded: Any, active: ActiveGrammar, result: Any, *, site_id: str, start_time: float,
+                    end_time: float) -> UtteranceEvent:
+    """The IntentEvent or NotRecognizedEvent of a decoded utterance (times are unix seconds)."""
+    utterance_id = uuid.uuid4().hex
+    # Token times are seconds from the start of the audio the recognizer saw (the pre-roll start).
+    tokens = tuple(
+        TokenInfo(str(unit), float(conf), s_ms / 1000.0, e_ms / 1000.0)
+        for unit, s_ms, e_ms, conf in getattr(decoded, "tokens", ()) or ()
+    )
+    confidence = float(getattr(decoded, "confidence", 0.0))
+    if getattr(decoded, "recognized", False) and getattr(decoded, "intent", None):
+        return IntentEvent(
+            site_id=site_id, utterance_id=utterance_id, intent=str(decoded.intent),
+            slots=dict(decoded.slots or {}), raw_slots=dict(getattr(decoded, "raw_slots", {}) or {}),
+            text=str(decoded.text), confidence=confidence, start_time=start_time, end_time=end_time,
+            tokens=tokens, language=getattr(decoded, "language", None) or active.language,
         )
-        confidence = float(getattr(decoded, "confidence", 0.0))
-        if getattr(decoded, "recognized", False) and getattr(decoded, "intent", None):
-            return IntentEvent(
-                site_id=self._site_id, utterance_id=utterance_id, intent=str(decoded.intent),
-                slots=dict(decoded.slots or {}), raw_slots=dict(getattr(decoded, "raw_slots", {}) or {}),
-                text=str(decoded.text), confidence=confidence, start_time=start_time, end_time=end_time,
-                tokens=tokens, language=getattr(decoded, "language", None) or active.language,
-            )
-        text = str(getattr(decoded, "free_text", "") or getattr(result, "text", "") or "")
-        reason = getattr(decoded, "reason", None) or ("no_speech" if not text.strip() else "rejected")
-        return NotRecognizedEvent(
-            site_id=self._site_id, utterance_id=utterance_id, text=text, confidence=confidence,
-            start_time=start_time, end_time=end_time, reason=str(reason), tokens=tokens,
-        )
+    text = str(getattr(decoded, "free_text", "") or getattr(result, "text", "") or "")
+    reason = getattr(decoded, "reason", None) or ("no_speech" if not text.strip() else "rejected")
+    return NotRecognizedEvent(
+        site_id=site_id, utterance_id=utterance_id, text=text, confidence=confidence,
+        start_time=start_time, end_time=end_time, reason=str(reason), tokens=tokens,
+    )
 
 
 def intent_names_of(grammar: Any) -> tuple[str, ...]:
