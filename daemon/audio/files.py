@@ -1,4 +1,4 @@
-"""Non-device audio sources: WAV files or a directory of them (paced or fast), and raw s16le PCM on stdin."""
+"""Non-device audio sources: audio files or a directory of them (paced or fast), and raw s16le PCM on stdin."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import BinaryIO, Iterator, Optional
 
 import numpy as np
 
-from daemon.audio.wavfile import read_wav_int16
+from daemon.audio.audiofile import AUDIO_SUFFIXES, read_audio
 from daemon.errors import AudioSourceError
 
 _LOGGER = logging.getLogger(__name__)
@@ -19,19 +19,24 @@ SAMPLE_RATE = 16000
 
 
 def wav_files(path: Path) -> list[Path]:
-    """The WAV file itself, or the sorted ``*.wav`` files of a directory (AudioSourceError when none)."""
+    """The audio file itself, or the sorted audio files (``*.wav``, ``*.flac``, ...) of a directory.
+
+    AudioSourceError when the path does not exist or the directory holds no audio file."""
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".wav" and p.is_file())
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
         if not files:
-            raise AudioSourceError(f"{path}: directory has no .wav files")
+            raise AudioSourceError(f"{path}: directory has no audio files (.wav, .flac, ...)")
         return files
     if not path.exists():
-        raise AudioSourceError(f"{path}: no such WAV file or directory")
+        raise AudioSourceError(f"{path}: no such audio file or directory")
     return [path]
 
 
 class WavSource:
-    """Plays WAV files as if they came from a microphone, with ``gap_s`` of silence after each file."""
+    """Plays audio files as if they came from a microphone, with ``gap_s`` of silence after each file.
+
+    A directory's unreadable files are skipped with a logged error; a single bad file, or a directory of them
+    only, fails ``open``."""
 
     live = False
 
@@ -47,19 +52,37 @@ class WavSource:
         self.current_file: Optional[Path] = None
 
     def open(self) -> None:
-        """Check the files (all of them, so a bad one fails at start-up) and start the clock."""
+        """Check the files (all of them, so that bad ones are known at start-up) and start the clock."""
         files = wav_files(self.path)
-        for f in files:
-            read_wav_int16(f)
+        if self.path.is_dir():
+            files = [f for f in files if self._readable(f)]
+            if not files:
+                raise AudioSourceError(f"{self.path}: no readable audio file in the directory (see the errors above)")
+        else:
+            read_audio(files[0])
         self._blocks = self._iter_blocks(files)
         self._t0 = time.monotonic()
         self._emitted = 0
 
+    @staticmethod
+    def _readable(path: Path) -> bool:
+        try:
+            read_audio(path)
+        except AudioSourceError as exc:
+            _LOGGER.error("skipping %s: %s", path, exc)
+            return False
+        return True
+
     def _iter_blocks(self, files: list[Path]) -> Iterator[np.ndarray]:
         for f in files:
             self.current_file = f
+            try:
+                audio = read_audio(f)
+            except AudioSourceError as exc:  # changed since open()
+                _LOGGER.error("skipping %s: %s", f, exc)
+                continue
             _LOGGER.info("playing %s", f)
-            samples = np.concatenate([read_wav_int16(f), self._gap])
+            samples = np.concatenate([audio, self._gap])
             for start in range(0, len(samples), self._block):
                 yield samples[start : start + self._block]
         self.current_file = None

@@ -48,6 +48,11 @@ class StreamingResampler:
         self._next_out = 0  # absolute index of the next output sample
 
     @property
+    def delay(self) -> float:
+        """Output samples by which the (linear-phase) filter delays the signal."""
+        return (self._up * self._taps - 1) / (2 * self._down)
+
+    @property
     def passthrough(self) -> bool:
         """True when the rates are equal (no filtering needed)."""
         return self._up == self._down
@@ -83,3 +88,19 @@ class StreamingResampler:
         offset = start - self._history_start
         self._history = buf[offset:].copy()
         self._history_start = start
+
+
+def resample(samples: np.ndarray, in_rate: int, out_rate: int = 16000) -> np.ndarray:
+    """A whole signal (int16, or float on the int16 scale) at ``out_rate`` as int16, aligned with the input.
+
+    The streaming filter's delay is removed and the tail flushed, so the output has ``round(n * out / in)`` samples
+    and its sample k lies at the time of input sample ``k * in / out``.
+    """
+    resampler = StreamingResampler(in_rate, out_rate)
+    if resampler.passthrough:
+        return np.clip(np.rint(samples), -32768, 32767).astype(np.int16)
+    length = round(len(samples) * out_rate / in_rate)
+    skip = round(resampler.delay)
+    flush = np.zeros(resampler._taps + 1, dtype=np.float32)
+    out = resampler.process(np.concatenate([np.asarray(samples, dtype=np.float32), flush]))
+    return out[skip : skip + length]

@@ -1,4 +1,4 @@
-"""Recognize commands in WAV files with a grammar: one JSON line per file (intent, slots, confidence, margin)."""
+"""Recognize commands in audio files with a grammar: one JSON line per file (intent, slots, confidence, margin)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from daemon.errors import ConfigError
+from daemon.errors import AudioSourceError, ConfigError
 from daemon.paths import default_model_dir
 
 _LOGGER = logging.getLogger(__name__)
@@ -19,7 +19,8 @@ _FEED_SAMPLES = 1600
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the command's options."""
-    parser.add_argument("wavs", nargs="*", metavar="WAV", help="16 kHz mono 16-bit WAV files")
+    parser.add_argument("wavs", nargs="*", metavar="AUDIO",
+                        help="audio files: WAV (8/16/24/32-bit, float), FLAC, Ogg, MP3, ...; any rate and channels")
     parser.add_argument("--model", type=Path, default=None, help="model directory (default: the bundled model)")
     parser.add_argument(
         "--grammar",
@@ -28,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="extend",
         required=True,
         metavar="PATH",
-        help="grammar files or directories (repeatable; *.wav arguments after it are taken as audio)",
+        help="grammar files or directories (repeatable; audio files after it (*.wav, *.flac, ...) are taken as audio)",
     )
     parser.add_argument(
         "--threshold",
@@ -42,8 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Decode every WAV with the grammar and print one JSON object per line."""
-    from daemon.audio.wavfile import read_wav_int16
+    """Decode every audio file with the grammar and print one JSON object per line.
+
+    A file that cannot be read is reported on stderr and skipped; the exit code is then non-zero."""
+    from daemon.audio.audiofile import read_audio
     from daemon.grammar import load_grammar
     from daemon.grammar.decode import DEFAULT_REJECT_THRESHOLD, GrammarDecoder
     from runtime.recognizer import Recognizer
@@ -59,8 +62,14 @@ def run(args: argparse.Namespace) -> int:
     tokenizer = ModelTokenizer.for_model_dir(model_dir, recognizer.units)
     decoder = GrammarDecoder(grammar, tokenizer, reject_threshold=threshold)
     session = recognizer.create_session()
+    failed = 0
     for wav in wavs:
-        samples = read_wav_int16(wav)
+        try:
+            samples = read_audio(wav)
+        except AudioSourceError as exc:
+            print(f"voicecmd: error: {exc}", file=sys.stderr, flush=True)
+            failed += 1
+            continue
         session.reset()
         for begin in range(0, len(samples), _FEED_SAMPLES):
             session.accept_waveform(samples[begin : begin + _FEED_SAMPLES])
@@ -69,15 +78,21 @@ def run(args: argparse.Namespace) -> int:
         line = {"file": str(wav), **result.to_json_dict()}
         print(json.dumps(line, ensure_ascii=False), flush=True)
     sys.stdout.flush()
+    if failed:
+        if len(wavs) > 1:
+            print(f"voicecmd: error: {failed} of {len(wavs)} audio files could not be read", file=sys.stderr)
+        return AudioSourceError.exit_code
     return 0
 
 
 def _split_wavs(grammar_args: list[Path], wav_args: list[str]) -> tuple[list[Path], list[str]]:
-    """``--grammar a.yaml x.wav`` puts the WAVs into the grammar list (nargs="+"); move them back."""
-    grammar_paths = [p for p in grammar_args if p.suffix.lower() != ".wav"]
-    wavs = [str(p) for p in grammar_args if p.suffix.lower() == ".wav"] + list(wav_args)
+    """``--grammar a.yaml x.wav`` puts the audio files into the grammar list (nargs="+"); move them back."""
+    from daemon.audio.audiofile import is_audio_path
+
+    grammar_paths = [p for p in grammar_args if not is_audio_path(p)]
+    wavs = [str(p) for p in grammar_args if is_audio_path(p)] + list(wav_args)
     if not grammar_paths:
         raise ConfigError("--grammar: give at least one grammar file or directory")
     if not wavs:
-        raise ConfigError("no WAV files given: voicecmd recognize --grammar PATH... WAV...")
+        raise ConfigError("no audio files given: voicecmd recognize --grammar PATH... AUDIO...")
     return grammar_paths, wavs

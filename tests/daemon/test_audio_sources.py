@@ -93,8 +93,8 @@ def _junk_wav(d: Path) -> Path:
 
 
 @pytest.mark.parametrize("make_bad, message", [
-    (lambda d: d / "missing.wav", "no such WAV file"),
-    (lambda d: d, "directory has no .wav files"),
+    (lambda d: d / "missing.wav", "no such audio file"),
+    (lambda d: d, "directory has no audio files"),
     (_junk_wav, "not a readable WAV"),
 ])
 def test_bad_wav_inputs_are_one_line_errors(tmp_path, make_bad, message):
