@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from daemon import paths  # noqa: E402
+from daemon.commands.bench import missing_programs, program_install_hint, python_install_hint  # noqa: E402
 from daemon.service.local_broker import LocalBroker, mosquitto_binary  # noqa: E402
 
 SR = 16000
@@ -157,10 +158,13 @@ def bench_latency(args: argparse.Namespace) -> int:
     """Speak N commands; latency = subscriber receipt − speech end − trailing silence."""
     from daemon.mqtt.paho_compat import make_client
 
-    binary = mosquitto_binary()
-    if not binary:
-        print("latency bench needs mosquitto", file=sys.stderr)
+    missing = missing_programs("mosquitto", "sox") + (["flite"] if missing_programs("flite", "espeak-ng") == ["flite", "espeak-ng"] else [])
+    if missing:
+        print(f"latency bench: needs mosquitto (the broker), flite or espeak-ng (the speech) and sox; missing: "
+              f"{', '.join(missing)}: {program_install_hint(missing)}", file=sys.stderr)
         return 2
+    binary = mosquitto_binary()
+    assert binary is not None
     model_dir, grammar_text = pick_model(args.model)
     with tempfile.TemporaryDirectory(prefix="voicecmd-bench-") as tmp:
         work = Path(tmp)
@@ -271,6 +275,18 @@ def bench_idle(args: argparse.Namespace) -> int:
 
     Default input: raw PCM on stdin. ``--mic``: the real capture path, PyAudio reading a private PulseAudio
     null sink's monitor through ALSA's pulse plugin (only the daemon's own CPU time is counted)."""
+    if args.mic:
+        missing = missing_programs("pulseaudio", "pactl")
+        if missing:
+            print(f"idle bench --mic: needs a private PulseAudio server; missing: {', '.join(missing)}: "
+                  f"{program_install_hint(missing)}", file=sys.stderr)
+            return 2
+        try:
+            import pyaudio  # noqa: F401
+        except ImportError:
+            print(f"idle bench --mic: captures through PyAudio, which is not installed: "
+                  f"{python_install_hint('pyaudio')}", file=sys.stderr)
+            return 2
     model_dir, grammar_text = pick_model(args.model)
     with tempfile.TemporaryDirectory(prefix="voicecmd-bench-") as tmp:
         work = Path(tmp)

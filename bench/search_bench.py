@@ -22,6 +22,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from daemon.commands.bench import missing_programs, program_install_hint  # noqa: E402
 from daemon.grammar import load_grammar, sample_sentences  # noqa: E402
 from daemon.grammar.token_compiler import compile_token_graph, graph_summary  # noqa: E402
 from runtime.decoding.constrained import SearchIndex, constrained_search  # noqa: E402
@@ -320,6 +321,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.calibrate:
         if model is None:
             parser.error("--calibrate needs a model (--model DIR or models/default)")
+        tts = "flite" if args.voice.startswith("flite") else "espeak-ng"
+        missing = missing_programs(tts, "sox") if args.corpus is None else []
+        if missing:
+            print(f"search bench: --calibrate without --corpus synthesizes speech with {tts} and sox; missing: "
+                  f"{', '.join(missing)}: {program_install_hint(missing)}", file=sys.stderr)
+            return 2
         calibrate(model, args.lang, args.count, args.voice, args.corpus, args.split)
         return 0
     compiled = bench_compile(model, args.repeat)
