@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "check-grammar": "daemon.commands.check_grammar",
     "devices": "daemon.commands.devices",
     "bench": "daemon.commands.bench",
+    "wyoming": "daemon.commands.wyoming",
+    "grammar": "daemon.commands.grammar_from_ha",
 }
 
 # Exit code for bad input (audio, model directory, config): one clear line, never a traceback.

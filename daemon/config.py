@@ -116,6 +116,36 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class WyomingConfig:
+    """Wyoming protocol server for Home Assistant Assist (speech-to-text and intent recognition); off by default."""
+
+    enabled: bool = False
+    uri: str = "tcp://0.0.0.0:10300"  # tcp://HOST:PORT or unix:///path/to/socket
+    zeroconf: bool = True  # advertise _wyoming._tcp so Home Assistant discovers the server (tcp only)
+    zeroconf_name: Optional[str] = None  # service instance name; None = voicecmd-<site_id>
+    max_connections: int = _spec(16, lo=1, hi=1024)
+    max_audio_s: float = _spec(30.0, lo=1.0, hi=600.0)  # audio in one transcription before it is refused
+    idle_timeout_s: float = _spec(60.0, lo=1.0, hi=86400.0)  # a connection silent this long is closed
+    max_event_bytes: int = _spec(1048576, lo=4096, hi=67108864)  # largest event payload (audio chunk) accepted
+    workers: int = _spec(2, lo=1, hi=64)  # threads running recognition for all connections
+    publish_intents: bool = True  # transcriptions also go out on MQTT (intent / not_recognized) like any other
+
+    def __post_init__(self) -> None:
+        from urllib.parse import urlparse
+
+        parsed = urlparse(self.uri)
+        if parsed.scheme == "tcp":
+            try:
+                port = parsed.port
+            except ValueError:
+                port = None
+            if not parsed.hostname or port is None:
+                raise ConfigError(f"wyoming.uri: {self.uri!r}: give tcp://HOST:PORT")
+        elif parsed.scheme != "unix" or not parsed.path:
+            raise ConfigError(f"wyoming.uri: {self.uri!r}: expected tcp://HOST:PORT or unix:///path")
+
+
+@dataclass(frozen=True)
 class DaemonConfig:
     """The whole configuration; ``mqtt`` is None when no broker is configured (events go to stdout)."""
 
@@ -126,6 +156,7 @@ class DaemonConfig:
     mqtt: Optional[Any] = None  # daemon.mqtt.config.MqttConfig
     service: ServiceConfig = field(default_factory=ServiceConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    wyoming: WyomingConfig = field(default_factory=WyomingConfig)
 
 
 _SECTIONS: dict[str, type] = {
@@ -135,6 +166,7 @@ _SECTIONS: dict[str, type] = {
     "grammar": GrammarConfig,
     "service": ServiceConfig,
     "logging": LoggingConfig,
+    "wyoming": WyomingConfig,
 }
 # Accepted spellings of a section (the issue calls the model section "asr").
 _SECTION_ALIASES = {"asr": "model"}

@@ -1,0 +1,106 @@
+"""One Wyoming transcription: audio converted and fed to a recognizer session as it arrives, decoded at the end."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from daemon.pipeline import ActiveGrammar, RecognizerLike, RecognizerSessionLike, decode_utterance, utterance_event
+from daemon.events import UtteranceEvent
+from daemon.wyoming.audio import PcmConverter
+
+
+class AudioTooLong(Exception):
+    """More audio than the per-connection limit allows."""
+
+
+class SessionPool:
+    """Recognizer sessions kept for reuse (reset between utterances), so a busy server does not rebuild them."""
+
+    def __init__(self, recognizer: RecognizerLike, max_idle: int) -> None:
+        self._recognizer = recognizer
+        self._idle: list[RecognizerSessionLike] = []
+        self._max_idle = max_idle
+        self._lock = threading.Lock()
+        self.created = 0
+
+    def acquire(self) -> RecognizerSessionLike:
+        """An idle session, or a new one."""
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            self.created += 1
+        return self._recognizer.create_session()
+
+    def release(self, session: RecognizerSessionLike) -> None:
+        """Reset a session and keep it (up to ``max_idle``)."""
+        session.reset()
+        with self._lock:
+            if len(self._idle) < self._max_idle:
+                self._idle.append(session)
+
+
+@dataclass(frozen=True)
+class Transcription:
+    """The outcome of one transcription: the event the pipeline would emit, and the text for the transcript."""
+
+    event: UtteranceEvent
+    text: str  # the grammar sentence; empty when rejected
+    language: Optional[str]
+    decode_ms: float
+
+
+class TranscriptionSession:
+    """Audio of one ``audio-start`` .. ``audio-stop``; every method runs on a worker thread, one call at a time."""
+
+    def __init__(self, pool: SessionPool, rate: int, width: int, channels: int, max_audio_s: float,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._converter = PcmConverter(rate, width, channels)  # validates the format first
+        self._pool = pool
+        self._session: Optional[RecognizerSessionLike] = pool.acquire()
+        self._max_audio_s = max_audio_s
+        self._clock = clock
+        self.start_time = clock()
+
+    @property
+    def seconds(self) -> float:
+        """Audio received so far."""
+        return self._converter.seconds
+
+    def matches(self, rate: int, width: int, channels: int) -> bool:
+        """Whether a chunk's format is the one declared by audio-start."""
+        c = self._converter
+        return (rate, width, channels) == (c.rate, c.width, c.channels)
+
+    def feed(self, pcm: bytes) -> None:
+        """Convert and recognize one chunk (raises AudioTooLong past the limit)."""
+        samples = self._converter.convert(pcm)
+        if self._converter.seconds > self._max_audio_s:
+            raise AudioTooLong(f"more than {self._max_audio_s:g} s of audio in one transcription")
+        if len(samples) and self._session is not None:
+            self._session.accept_waveform(samples)
+
+    def finish(self, active: ActiveGrammar, site_id: str) -> Transcription:
+        """Decode with the grammar in force and give the session back to the pool."""
+        assert self._session is not None, "finish() after close()"
+        t0 = time.perf_counter()
+        try:
+            result, decoded = decode_utterance(self._session, active)
+        finally:
+            self.close()
+        end_time = self._clock()
+        event = utterance_event(decoded, active, result, site_id=site_id, start_time=self.start_time,
+                                end_time=end_time)
+        recognized = bool(getattr(decoded, "recognized", False))
+        language = getattr(event, "language", None) or active.language
+        return Transcription(event, str(decoded.text) if recognized else "", language,
+                             (time.perf_counter() - t0) * 1000.0)
+
+    def close(self) -> None:
+        """Give the recognizer session back (idempotent; a client that vanished mid-stream ends up here)."""
+        session, self._session = self._session, None
+        if session is not None:
+            self._pool.release(session)
+
