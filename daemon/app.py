@@ -15,7 +15,7 @@ import numpy as np
 from daemon import paths
 from daemon.audio.source import AudioSource, make_source
 from daemon.config import DaemonConfig
-from daemon.errors import AudioSourceError, ModelError
+from daemon.errors import AudioSourceError, ConfigError, ModelError
 from daemon.pipeline import ActiveGrammar, CommandPipeline, RecognizerLike, intent_names_of
 from daemon.service.grammars import GrammarBuilder, GrammarManager, grammar_version
 from daemon.service.notify import Notifier
@@ -125,6 +125,7 @@ class Daemon:
         self.source: Optional[AudioSource] = None
         self.pipeline: Optional[CommandPipeline] = None
         self.grammars: Optional[GrammarManager] = None
+        self.wyoming: Any = None  # daemon.wyoming.server.WyomingService when wyoming.enabled
         self._ready = False
         self._stall_logged = False
         self._model_name = ""
@@ -180,6 +181,8 @@ class Daemon:
         _LOGGER.info("audio source %s open", self.source.name)
         self._safe_sink_call("publish_discovery", list(active.intent_names))
         self._publish_state()
+        if cfg.wyoming.enabled:
+            self.wyoming = self._start_wyoming()
         svc = cfg.service
         common = dict(on_fatal=self._on_fatal, max_restarts=svc.max_restarts, window_s=svc.restart_window_s)
         self._threads = [
@@ -231,6 +234,8 @@ class Daemon:
                 audio_stuck = True  # a read blocked in the driver: abandon it (daemon thread), never close under it
         if self.source is not None and not audio_stuck:
             self.source.close()
+        if self.wyoming is not None:
+            self.wyoming.stop()
         if self.sink is not None:
             try:
                 self.sink.stop(timeout=_SINK_STOP_TIMEOUT_S)  # publishes offline, flushes queued intents
@@ -382,6 +387,28 @@ class Daemon:
 
     def _after_events(self) -> None:
         self.notifier.status(self._status_line())
+
+    def _start_wyoming(self) -> Any:
+        """The Wyoming server beside the microphone, on the same recognizer and grammar (its own thread)."""
+        from daemon.wyoming.server import WyomingServer, WyomingService
+
+        server = WyomingServer(self.config.wyoming, self._recognizer, self.grammars.current,  # type: ignore[arg-type]
+                               site_id=self.config.service.site_id, model_name=self._model_name,
+                               on_event=self._on_wyoming_event)
+        service = WyomingService(server)
+        try:
+            service.start()
+        except OSError as exc:
+            raise ConfigError(f"wyoming.uri: {self.config.wyoming.uri}: cannot listen ({exc.strerror or exc})") from None
+        return service
+
+    def _on_wyoming_event(self, event: Any) -> None:
+        """A transcription made over Wyoming goes out like one from the microphone (Wyoming thread)."""
+        if not self.config.wyoming.publish_intents:
+            return
+        from daemon.events import IntentEvent
+
+        self._safe_sink_call("publish_intent" if isinstance(event, IntentEvent) else "publish_not_recognized", event)
 
     # ---- helpers
 
