@@ -293,3 +293,17 @@ def test_recognize_reports_bad_files_goes_on_and_fails_at_the_end(tmp_path):
     assert lines[0]["intent"] == "HassTurnOn" and lines[0]["slots"] == {"area": "kitchen", "device": "light"}
     assert f"{empty}: empty" in proc.stderr and str(missing) in proc.stderr
     assert "2 of 3 audio files could not be read" in proc.stderr
+
+
+# ---------------------------------------------------------------------------- without soundfile (e.g. a bare .deb)
+
+
+@needs_sox
+def test_without_soundfile_wav_still_reads_and_flac_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "soundfile", None)  # import soundfile -> ImportError
+    ref = read_wav_int16(COMMAND_WAV)
+    assert np.array_equal(read_wav_int16(sox(COMMAND_WAV, tmp_path / "s24.wav", "-b", "24", "-c", "2")), ref)
+    flac = sox(COMMAND_WAV, tmp_path / "a.flac")
+    with pytest.raises(AudioSourceError) as err:
+        read_wav_int16(flac)
+    assert "pip install soundfile" in problem(err, flac)
