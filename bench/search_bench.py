@@ -218,6 +218,7 @@ def calibrate(model: Path, lang: str, count: int, voice: str, corpus: Path | Non
     margins: dict[str, list[float]] = {"in": [], "out": []}
     per_token: dict[str, list[float]] = {"in": [], "out": []}
     per_span: dict[str, list[float]] = {"in": [], "out": []}
+    gaps: dict[str, list[float]] = {"in": [], "out": []}  # weakest unit's posterior gap along the grammar path
     right: list[bool] = []  # in-grammar utterance decoded to its exact intent and slots
     correct = 0
     decode_ms = []
@@ -242,6 +243,7 @@ def calibrate(model: Path, lang: str, count: int, voice: str, corpus: Path | Non
             diff = search.log_likelihood - search.free_log_likelihood
             per_token[kind].append(diff / (len(search.free_tokens) + 1))
             per_span[kind].append(diff / speech_span(final.logprobs))
+            gaps[kind].append(weakest_unit_gap(final.logprobs, search.tokens, search.token_frames))
             if kind == "in":
                 ok = result.intent == intent and result.slots == slots
                 correct += ok
@@ -271,6 +273,15 @@ def calibrate(model: Path, lang: str, count: int, voice: str, corpus: Path | Non
               f"out accepted {rate(outs, eer):.1%}); min total error at {best:.3f} "
               f"(correct rejected {rate(good, best, below=True):.1%}, out accepted {rate(outs, best):.1%})")
     fit_logistic(good, outs + wrong)  # confidence = P(the decoded command is right)
+    # The margin is <= 0 by construction (the free best path bounds every grammar path), so a logistic of the
+    # margin alone tops out at its value at 0 for every clear command; the weakest unit's gap keeps ranking them.
+    good_gaps = [g for g, ok in zip(gaps["in"], right) if ok]
+    wrong_gaps = [g for g, ok in zip(gaps["in"], right) if not ok]
+    exact = [g for m, g in zip(good, good_gaps) if m == 0.0]
+    if exact:
+        print(f"correct commands with margin 0: {len(exact)}/{len(good)}; their weakest-unit gap percentiles "
+              f"5/50/95: " + " ".join(f"{q:.2f}" for q in np.percentile(exact, [5, 50, 95])))
+    fit_logistic2(list(zip(good, good_gaps)), list(zip(outs + wrong, gaps["out"] + wrong_gaps)))
 
 
 def rate(values: list[float], threshold: float, below: bool = False) -> float:
@@ -286,19 +297,52 @@ def speech_span(logprobs: np.ndarray) -> int:
     return int(speech[-1] - speech[0] + 1) if len(speech) else 1
 
 
+def weakest_unit_gap(logprobs: np.ndarray, tokens: tuple[int, ...], frames: tuple[tuple[int, int], ...]) -> float:
+    """Smallest, over the grammar path's units, of (log-prob of the unit - best other unit's) at its peak frame.
+
+    Positive when every unit of the path is also the frame's best guess; -inf when no path fits."""
+    if not tokens:
+        return -math.inf
+    gaps = []
+    for token, (first, last) in zip(tokens, frames):
+        t = first + int(logprobs[first : last + 1, token].argmax())
+        gaps.append(float(logprobs[t, token] - np.delete(logprobs[t], token).max()))
+    return min(gaps)
+
+
+def fit_logistic2(ins: list[tuple[float, float]], outs: list[tuple[float, float]]) -> None:
+    """Fit P(right | margin, gap) = 1 / (1 + exp(-(w0 + w1 margin + w2 gap))); print the weights."""
+    keep = lambda pairs: [p for p in pairs if all(math.isfinite(v) for v in p)]  # noqa: E731
+    ins, outs = keep(ins), keep(outs)
+    if not ins or not outs:
+        return
+    x = np.array(ins + outs)
+    y = np.array([1.0] * len(ins) + [0.0] * len(outs))
+    design = np.column_stack([np.ones(len(x)), x])
+    w = _newton_logistic(design, y)
+    conf = 1.0 / (1.0 + np.exp(-np.column_stack([np.ones(len(ins)), np.array(ins)]) @ w))
+    print(f"logistic fit on (margin, weakest-unit gap): w0 {w[0]:.2f}, w_margin {w[1]:.2f}, w_gap {w[2]:.3f}; "
+          f"confidence of correct commands 5/50/95 %: " + " ".join(f"{q:.3f}" for q in np.percentile(conf, [5, 50, 95])))
+
+
+def _newton_logistic(design: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """L2-regularised logistic regression weights by Newton steps."""
+    w = np.zeros(design.shape[1])
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-design @ w))
+        grad = design.T @ (y - p) - 1e-3 * w
+        hess = design.T @ (design * (p * (1 - p))[:, None]) + 1e-3 * np.eye(design.shape[1])
+        w = w + np.linalg.solve(hess, grad)
+    return w
+
+
 def fit_logistic(ins: list[float], outs: list[float]) -> None:
     """Fit P(right | margin) = 1 / (1 + exp(-slope (margin - mid))) by Newton steps; print mid and slope."""
     x = np.array([m for m in ins + outs if math.isfinite(m)])
     y = np.array([1.0] * sum(math.isfinite(m) for m in ins) + [0.0] * sum(math.isfinite(m) for m in outs))
     if len(set(y.tolist())) < 2:
         return
-    w = np.zeros(2)
-    design = np.stack([np.ones_like(x), x], axis=1)
-    for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-design @ w))
-        grad = design.T @ (y - p) - 1e-3 * w
-        hess = design.T @ (design * (p * (1 - p))[:, None]) + 1e-3 * np.eye(2)
-        w = w + np.linalg.solve(hess, grad)
+    w = _newton_logistic(np.stack([np.ones_like(x), x], axis=1), y)
     slope, mid = w[1], -w[0] / w[1]
     print(f"logistic fit: slope {slope:.2f}, midpoint {mid:.3f}")
 

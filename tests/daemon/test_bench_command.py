@@ -98,3 +98,19 @@ def test_a_missing_module_of_our_own_is_a_bug_and_not_hidden(tmp_path, monkeypat
     args = _fake_bench(tmp_path, monkeypatch, "import daemon.no_such_module\n")
     with pytest.raises(ModuleNotFoundError):
         bench.run(args)
+
+
+def test_search_bench_weakest_unit_gap_ranks_clear_commands():
+    """The calibration's second feature: positive and growing as the path's weakest unit gets clearer."""
+    import importlib.util
+    import math
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("search_bench", ROOT / "bench" / "search_bench.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    logprobs = np.log(np.array([[0.9, 0.05, 0.05], [0.1, 0.6, 0.3], [0.8, 0.1, 0.1], [0.1, 0.1, 0.8]]))
+    gap = module.weakest_unit_gap(logprobs, (1, 2), ((1, 1), (3, 3)))
+    assert gap == pytest.approx(math.log(0.6 / 0.3))
+    assert module.weakest_unit_gap(logprobs, (), ()) == -math.inf
