@@ -211,8 +211,9 @@ class Daemon:
             if not self._ready and self._audio_up.is_set():
                 self._ready = True
                 self.notifier.ready(self._status_line())
-                _LOGGER.info("ready: listening on %s (site %s)", self.source.name if self.source else "?",
-                             self.config.service.site_id, extra={"SITE_ID": self.config.service.site_id})
+                _LOGGER.info("ready: listening on %s (site %s)%s", self.source.name if self.source else "?",
+                             self.config.service.site_id, self._sink_problem(),
+                             extra={"SITE_ID": self.config.service.site_id})
             if stopping:
                 break
         self._shutdown()
@@ -430,6 +431,7 @@ class Daemon:
             "state": "muted" if muted else "listening",
             "grammar_version": active.version,
             "language": active.language,
+            "languages": list(active.languages),
             "intents": list(active.intent_names),
             "model": self._model_name,
             "site_id": self.config.service.site_id,
@@ -443,7 +445,13 @@ class Daemon:
         state = "muted" if pipeline.muted else "listening"
         version = self.grammars.current().version if self.grammars else "-"
         last = f", last {st.last_intent}" if st.last_intent else ""
-        return f"{state}; {st.intents} intents, {st.not_recognized} not recognized{last}; grammar {version}"
+        return (f"{state}; {st.intents} intents, {st.not_recognized} not recognized{last}; grammar {version}"
+                f"{self._sink_problem()}")
+
+    def _sink_problem(self) -> str:
+        """``; MQTT not connected to ... (why)`` while the event sink cannot deliver, else nothing."""
+        status = getattr(self.sink, "status_text", None)
+        return f"; {status()}" if getattr(self.sink, "problem", None) and callable(status) else ""
 
 
 def run_daemon(config: DaemonConfig, **kwargs: Any) -> int:

@@ -47,6 +47,7 @@ class NotRecognizedEvent:
     end_time: float
     reason: str
     tokens: tuple[TokenInfo, ...] = field(default=())
+    language: Optional[str] = None
 
 
 UtteranceEvent = Union[IntentEvent, NotRecognizedEvent]

@@ -12,6 +12,7 @@ import numpy as np
 
 from daemon.config import VadConfig
 from daemon.events import IntentEvent, NotRecognizedEvent, TokenInfo, UtteranceEvent
+from daemon.mqtt.language import utterance_language
 from daemon.vad import UtteranceAudio, UtteranceEnd, UtteranceStart, VadSegmenter
 
 _LOGGER = logging.getLogger(__name__)
@@ -61,6 +62,16 @@ class ActiveGrammar:
     version: str
     intent_names: tuple[str, ...] = ()
     grammar: Any = None
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Every language of the grammar (``zh-cn`` and ``en`` for the shipped one), ``language`` first."""
+        return tuple(getattr(self.grammar, "languages", None) or ()) or ((self.language,) if self.language else ())
+
+    def intent_languages(self, intent: str) -> tuple[str, ...]:
+        """The languages of the grammar data blocks of ``intent``."""
+        blocks = (getattr(self.grammar, "intents", None) or {}).get(intent, ())
+        return tuple(dict.fromkeys(str(getattr(b, "language", "")) for b in blocks if getattr(b, "language", "")))
 
 
 @dataclass
@@ -263,17 +274,22 @@ def utterance_event(decoded: Any, active: ActiveGrammar, result: Any, *, site_id
     )
     confidence = float(getattr(decoded, "confidence", 0.0))
     if getattr(decoded, "recognized", False) and getattr(decoded, "intent", None):
+        # the language of what was recognised (the decoder result has none): CJK text is Chinese, else the language
+        # of the intent's data blocks
+        language = getattr(decoded, "language", None) or utterance_language(
+            str(decoded.text), active.languages, active.intent_languages(str(decoded.intent)))
         return IntentEvent(
             site_id=site_id, utterance_id=utterance_id, intent=str(decoded.intent),
             slots=dict(decoded.slots or {}), raw_slots=dict(getattr(decoded, "raw_slots", {}) or {}),
             text=str(decoded.text), confidence=confidence, start_time=start_time, end_time=end_time,
-            tokens=tokens, language=getattr(decoded, "language", None) or active.language,
+            tokens=tokens, language=language,
         )
     text = str(getattr(decoded, "free_text", "") or getattr(result, "text", "") or "")
     reason = getattr(decoded, "reason", None) or ("no_speech" if not text.strip() else "rejected")
     return NotRecognizedEvent(
         site_id=site_id, utterance_id=utterance_id, text=text, confidence=confidence,
         start_time=start_time, end_time=end_time, reason=str(reason), tokens=tokens,
+        language=utterance_language(text, active.languages),
     )
 
 

@@ -125,7 +125,8 @@ class MqttConfig:
     hermes: bool = True
     discovery: bool = True
     discovery_prefix: str = "homeassistant"
-    queue_max: int = 1000
+    queue_max: int = 1000  # utterances (each is 1 to 4 messages) kept while the broker is away; oldest dropped
+    queue_max_age_s: float = 3600.0  # queued utterances older than this are dropped, never replayed; 0 = no limit
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
 
@@ -165,6 +166,8 @@ class MqttConfig:
                 values[key] = _bool(name, value)
             elif key == "queue_max":
                 values[key] = _int(name, value, 1, 1_000_000)
+            elif key == "queue_max_age_s":
+                values[key] = _float(name, value, 0.0, 366 * 86400.0)
             elif key in ("reconnect_min_s", "reconnect_max_s"):
                 values[key] = _float(name, value, 0.01, 3600.0)
         if "port" not in values and values.get("tls") is not None:

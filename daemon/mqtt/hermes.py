@@ -9,12 +9,10 @@ from typing import Any, Mapping, Optional, Sequence
 
 from daemon.events import IntentEvent, NotRecognizedEvent, TokenInfo
 from daemon.mqtt.base import Message, dumps, loads_object
+from daemon.mqtt.tokens import words_in_text
 from daemon.mqtt.topics import HERMES_INTENT_NOT_RECOGNIZED, HERMES_INTENT_PREFIX, HERMES_TEXT_CAPTURED, topic_level
 
 __all__ = ["HermesToken", "HermesSlot", "HermesIntent", "HermesIntentNotRecognized", "HermesTextCaptured"]
-
-_SUBWORD_MARK = "\u2581"  # WeNet/sentencepiece word-start marker
-
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
@@ -41,14 +39,15 @@ def _find(text: str, needle: str, start: int) -> int:
 
 @dataclass(frozen=True)
 class HermesToken:
-    """One ``asrTokens`` entry: value, confidence, character range in the raw text and time span (s)."""
+    """One ``asrTokens`` entry: value, confidence, character range in the raw text and time span (s; None when
+    unknown: words split from a free transcript)."""
 
     value: str
     confidence: float
     range_start: int
     range_end: int
-    time_start: float
-    time_end: float
+    time_start: Optional[float]
+    time_end: Optional[float]
 
     def to_json(self) -> dict:
         """The Hermes dict."""
@@ -57,28 +56,23 @@ class HermesToken:
             "confidence": self.confidence,
             "rangeStart": self.range_start,
             "rangeEnd": self.range_end,
-            "time": {"start": self.time_start, "end": self.time_end},
+            "time": None if self.time_start is None else {"start": self.time_start, "end": self.time_end},
         }
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "HermesToken":
         """Parse a Hermes token dict."""
-        t = d.get("time") or {}
-        return cls(d["value"], float(d["confidence"]), int(d["rangeStart"]), int(d["rangeEnd"]),
-                   float(t.get("start", 0.0)), float(t.get("end", 0.0)))
+        t = d.get("time")
+        start, end = (float(t.get("start", 0.0)), float(t.get("end", 0.0))) if t else (None, None)
+        return cls(d["value"], float(d["confidence"]), int(d["rangeStart"]), int(d["rangeEnd"]), start, end)
 
     @classmethod
-    def from_tokens(cls, text: str, tokens: Sequence[TokenInfo]) -> tuple["HermesToken", ...]:
-        """Hermes tokens for recognised units, located left to right in ``text`` (word-piece marks removed)."""
-        out = []
-        cursor = 0
-        for tok in tokens:
-            value = tok.text.replace(_SUBWORD_MARK, "").strip()
-            at = _find(text, value, cursor)
-            start, end = (at, at + len(value)) if at >= 0 else (cursor, cursor)
-            cursor = end
-            out.append(cls(value or tok.text, tok.confidence, start, end, tok.start_s, tok.end_s))
-        return tuple(out)
+    def from_tokens(cls, text: str, tokens: Sequence[TokenInfo], confidence: float = 1.0) -> tuple["HermesToken", ...]:
+        """Hermes tokens of ``text``: whole words with their character ranges, English lower-case (as Rhasspy sends
+        them). They come from the recognised units when those spell the text, else from the text (``confidence``
+        each, no time)."""
+        return tuple(cls(w.value, w.confidence, w.range_start, w.range_end, w.start_s, w.end_s)
+                     for w in words_in_text(text, tokens, confidence))
 
 
 def _asr_tokens_json(tokens: Sequence[HermesToken]) -> list:
@@ -196,7 +190,7 @@ class HermesIntent(Message):
             site_id=ev.site_id,
             session_id=ev.utterance_id,
             id=ev.utterance_id,
-            asr_tokens=HermesToken.from_tokens(ev.text, ev.tokens),
+            asr_tokens=HermesToken.from_tokens(ev.text, ev.tokens, ev.confidence),
             asr_confidence=ev.confidence,
             lang=ev.language,
         )
@@ -304,8 +298,8 @@ class HermesTextCaptured(Message):
             seconds=max(0.0, ev.end_time - ev.start_time),
             site_id=ev.site_id,
             session_id=ev.utterance_id,
-            asr_tokens=HermesToken.from_tokens(ev.text, ev.tokens),
-            lang=getattr(ev, "language", None),
+            asr_tokens=HermesToken.from_tokens(ev.text, ev.tokens, ev.confidence),
+            lang=ev.language,
         )
 
     def topic(self) -> str:

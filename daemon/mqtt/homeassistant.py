@@ -13,7 +13,7 @@ from daemon.mqtt.topics import COMMANDS, SiteTopics, discovery_topic, object_id
 __all__ = ["HaEventMessage", "LastCommandMessage", "DiscoveryMessage", "discovery_messages", "is_ha_birth"]
 
 _HA_STATE_MAX = 255  # Home Assistant truncates/refuses sensor states longer than this
-_HA_RESERVED = {"event_type", "text", "confidence", "utterance_id", "site_id", "slots", "reason", "time"}
+_HA_RESERVED = {"event_type", "text", "confidence", "utterance_id", "site_id", "slots", "reason", "time", "language"}
 
 
 @dataclass(frozen=True)
@@ -31,14 +31,16 @@ class HaEventMessage(SiteMessage):
         """Event for a recognised intent: slots both under ``slots`` and as top-level attributes."""
         attrs: dict[str, Any] = {k: v for k, v in ev.slots.items() if k not in _HA_RESERVED}
         attrs.update(
-            text=ev.text, confidence=ev.confidence, utterance_id=ev.utterance_id, slots=dict(ev.slots), time=ev.end_time
+            text=ev.text, confidence=ev.confidence, utterance_id=ev.utterance_id, slots=dict(ev.slots), time=ev.end_time,
+            language=ev.language,
         )
         return cls(prefix, ev.site_id, ev.intent, attrs)
 
     @classmethod
     def for_not_recognized(cls, prefix: str, ev: NotRecognizedEvent) -> "HaEventMessage":
         """Event for rejected speech: ``event_type`` ``not_recognized``."""
-        attrs = dict(text=ev.text, confidence=ev.confidence, utterance_id=ev.utterance_id, reason=ev.reason, time=ev.end_time)
+        attrs = dict(text=ev.text, confidence=ev.confidence, utterance_id=ev.utterance_id, reason=ev.reason, time=ev.end_time,
+                     language=ev.language)
         return cls(prefix, ev.site_id, "not_recognized", attrs)
 
     def payload(self) -> bytes:

@@ -27,7 +27,7 @@ from daemon.mqtt.messages import (
     is_ha_birth,
     not_recognized_messages,
 )
-from daemon.mqtt.outbox import Outbox
+from daemon.mqtt.outbox import Dropped, Outbox
 from daemon.mqtt.topics import SiteTopics, check_site_id, ha_status_topic, object_id
 
 __all__ = ["MqttLink", "CommandHandler"]
@@ -39,6 +39,9 @@ CommandHandler = Callable[[str, dict], None]
 _SUPERVISE_EVERY_S = 1.0  # how often the sender thread checks paho's network thread when idle
 _SENDER_BACKOFF_MAX_S = 30.0
 _OFFLINE_PUBLISH_WAIT_S = 1.0
+# Home Assistant birth messages are answered once per window: a burst of births (HA restarting in a loop, several HA
+# instances, a replayed retained "online") costs one re-announcement, not one per birth.
+_BIRTH_DEBOUNCE_S = 1.0
 
 
 class MqttLink:
@@ -47,7 +50,11 @@ class MqttLink:
     Events are queued in a persisted outbox and handed to paho by the ``mqtt-outbox-<site>`` thread while connected;
     an entry leaves the outbox only on its PUBACK. paho's own network thread (``mqtt-<site>``, started with
     loop_start) connects with capped exponential backoff; each (re)connect re-subscribes and re-announces status,
-    state, the last command and discovery. ``on_command(name, args)`` runs on the network thread: keep it short."""
+    state, the last command and discovery. ``on_command(name, args)`` runs on the network thread: keep it short.
+
+    The outbox holds at most ``queue_max`` utterances for at most ``queue_max_age_s``; what it drops is reported on
+    ``<prefix>/<site>/error`` and counted under ``dropped`` in the retained state. A connection that cannot be made
+    is logged once per distinct reason and kept in ``problem`` until the link connects."""
 
     def __init__(
         self,
@@ -66,6 +73,10 @@ class MqttLink:
         self._on_command = on_command
         queue_file = Path(state_dir) / f"mqtt-outbox-{object_id(site_id)}.jsonl" if state_dir is not None else None
         self._outbox = Outbox(queue_file, mqtt_config.queue_max)
+        self._drops = {"full": self._outbox.dropped, "expired": 0}  # utterances dropped since start, by reason
+        self._drops_unreported: list[Dropped] = []  # reported on the error topic once connected
+        if self._outbox.recovered_dropped is not None:
+            self._drops_unreported.append(self._outbox.recovered_dropped)
         self._client = None
         self._sender: Optional[threading.Thread] = None
         self._connected = threading.Event()
@@ -91,7 +102,10 @@ class MqttLink:
         self._intent_names: Optional[tuple[str, ...]] = None
         self._last_command: Optional[LastCommandMessage] = None
         self._last_refusal: Optional[str] = None
-        self.stats = {"connects": 0, "disconnects": 0, "delivered": 0, "commands": 0, "bad_commands": 0}
+        self._problem: Optional[str] = "not connected yet"
+        self._birth_due: Optional[float] = None  # monotonic time of the pending (debounced) re-announcement
+        self.stats = {"connects": 0, "disconnects": 0, "connect_failures": 0, "delivered": 0, "commands": 0,
+                      "bad_commands": 0, "ha_births": 0, "announces": 0}
 
     # ------------------------------------------------------------------------------------------------ properties
 
@@ -111,9 +125,32 @@ class MqttLink:
         return len(self._outbox)
 
     @property
+    def queued_utterances(self) -> int:
+        """Utterances with messages not yet acknowledged by the broker."""
+        return self._outbox.utterances
+
+    @property
     def dropped(self) -> int:
-        """Messages dropped because the outbox was full."""
+        """Utterances dropped because the outbox was full."""
         return self._outbox.dropped
+
+    @property
+    def expired(self) -> int:
+        """Utterances dropped because they waited longer than ``queue_max_age_s``."""
+        return self._outbox.expired
+
+    @property
+    def problem(self) -> Optional[str]:
+        """Why the link is not connected (refused, TLS failure, connection lost...), None while connected."""
+        return None if self._connected.is_set() else self._problem
+
+    def status_text(self) -> str:
+        """One line for the service status: connected, or why not and how much waits."""
+        cfg = self._config
+        if self._connected.is_set():
+            return f"MQTT connected to {cfg.host}:{cfg.port}"
+        return (f"MQTT not connected to {cfg.host}:{cfg.port} ({self._problem}); "
+                f"{self.queued_utterances} utterance(s) queued")
 
     @property
     def queue_file(self) -> Optional[Path]:
@@ -140,6 +177,8 @@ class MqttLink:
             on_message=self._handle_message,
             on_publish=self._handle_publish,
             on_subscribe=self._handle_subscribe,
+            on_connect_fail=self._handle_connect_fail,
+            tls=cfg.tls is not None,
         )
         offline = StatusMessage(cfg.topic_prefix, self._site_id, False)
         client.will_set(offline.topic(), offline.payload(), qos=1, retain=True)
@@ -155,8 +194,9 @@ class MqttLink:
         self._sender = threading.Thread(target=self._sender_main, name=f"mqtt-outbox-{self._site_id}", daemon=True)
         self._sender.start()
         _LOGGER.info(
-            "MQTT link for site %r to %s:%d%s (paho %s, %d queued message(s))",
-            self._site_id, cfg.host, cfg.port, " with TLS" if cfg.tls else "", paho_compat.PAHO_VERSION, self.queued,
+            "MQTT link for site %r to %s:%d%s (paho %s, %d queued utterance(s))",
+            self._site_id, cfg.host, cfg.port, " with TLS" if cfg.tls else "", paho_compat.PAHO_VERSION,
+            self.queued_utterances,
         )
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -187,8 +227,9 @@ class MqttLink:
         left = len(self._outbox)
         self._outbox.close()
         _LOGGER.info(
-            "MQTT link stopped: %d message(s) delivered, %d left queued%s, %d dropped",
-            self.stats["delivered"], left, f" in {self._outbox.path}" if left and self._outbox.path else "", self.dropped,
+            "MQTT link stopped: %d message(s) delivered, %d left queued%s, %d utterance(s) dropped (queue full), "
+            "%d expired", self.stats["delivered"], left, f" in {self._outbox.path}" if left and self._outbox.path else "",
+            self.dropped, self.expired,
         )
 
     # ------------------------------------------------------------------------------------------------ publishing
@@ -207,10 +248,11 @@ class MqttLink:
         self._enqueue(not_recognized_messages(cfg.topic_prefix, ev, hermes=cfg.hermes, ha_event=cfg.discovery))
 
     def publish_state(self, state: Mapping[str, object]) -> None:
-        """Publish (retained) and remember the daemon state; it is re-sent on every reconnect."""
+        """Publish (retained) and remember the daemon state; it is re-sent on every reconnect. The link adds
+        ``dropped``: utterances its outbox let go undelivered since start, by reason (``full``, ``expired``)."""
         with self._announce_lock:
             self._state = dict(state)
-            self._publish_now(StateMessage(self._config.topic_prefix, self._site_id, self._state))
+            self._publish_now(self._state_message())
 
     def publish_discovery(self, intent_names: Sequence[str]) -> None:
         """Announce (retained) the Home Assistant device for these intents; re-sent on reconnect and HA birth."""
@@ -244,12 +286,54 @@ class MqttLink:
             return []
         return discovery_messages(self._topics, self._config.discovery_prefix, self._intent_names, daemon.__version__)
 
+    def _state_message(self) -> StateMessage:
+        return StateMessage(self._config.topic_prefix, self._site_id, {**(self._state or {}), "dropped": dict(self._drops)})
+
     def _enqueue(self, messages: list[Message]) -> None:
         if self._stopped:
             _LOGGER.warning("MQTT link stopped: %s not published", ", ".join(m.topic() for m in messages))
             return
-        self._outbox.append([(m.topic(), m.payload(), m.qos, m.retain) for m in messages])
+        _added, dropped = self._outbox.append([(m.topic(), m.payload(), m.qos, m.retain) for m in messages])
+        if dropped is not None:
+            self._note_drop(dropped)
         self._wake.set()
+
+    def _expire(self) -> None:
+        """Drop queued utterances older than ``queue_max_age_s``: a stale command must not arrive as a live one."""
+        if self._config.queue_max_age_s > 0:
+            dropped = self._outbox.expire(time.time() - self._config.queue_max_age_s)
+            if dropped is not None:
+                _LOGGER.warning("MQTT queue: dropped %d utterance(s) older than %.0f s (%d expired in all)",
+                                dropped.utterances, self._config.queue_max_age_s, self.expired)
+                self._note_drop(dropped)
+
+    def _note_drop(self, dropped: Dropped) -> None:
+        """Count dropped utterances; report them now when connected, else on the next connect."""
+        with self._announce_lock:
+            self._drops[dropped.reason] += dropped.utterances
+            self._drops_unreported.append(dropped)
+            if self._connected.is_set():
+                self._report_drops()
+
+    def _report_drops(self, *, connecting: bool = False) -> None:
+        """Publish the unreported drops on the error topic and the state with the new counts (announce lock held)."""
+        if not self._drops_unreported:
+            return
+        cfg = self._config
+        for reason in ("full", "expired"):
+            batch = [d for d in self._drops_unreported if d.reason == reason]
+            if not batch:
+                continue
+            count = sum(d.utterances for d in batch)
+            why = (f"the queue was full (queue_max {cfg.queue_max} utterances)" if reason == "full"
+                   else f"they were older than queue_max_age_s ({cfg.queue_max_age_s:.0f} s)")
+            topics = sorted({e.topic for d in batch for e in d.entries})
+            text = (f"MQTT queue: {count} utterance(s) dropped undelivered because {why} "
+                    f"({sum(len(d.entries) for d in batch)} message(s) on {', '.join(topics)[:300]})")
+            self._publish_now(ErrorMessage(cfg.topic_prefix, self._site_id, text), connecting=connecting)
+        self._drops_unreported.clear()
+        if self._state is not None:
+            self._publish_now(self._state_message(), connecting=connecting)
 
     def _publish_now(self, msg: Message, *, connecting: bool = False) -> None:
         """Publish a message that is re-sent on reconnect anyway (retained state, errors): skipped while offline."""
@@ -322,12 +406,15 @@ class MqttLink:
     def _sender_main(self) -> None:
         failures = 0
         while not self._stopping.is_set():
-            self._wake.wait(_SUPERVISE_EVERY_S)
+            due = self._birth_due
+            self._wake.wait(_SUPERVISE_EVERY_S if due is None else max(0.0, min(_SUPERVISE_EVERY_S, due - time.monotonic())))
             self._wake.clear()
             if self._stopping.is_set():
                 break
             try:
                 self._supervise_network_thread()
+                self._expire()
+                self._answer_birth()
                 if self._connected.is_set():
                     self._hand_pending()
                 self._outbox.sync()  # after handing over: the disk never delays a publish
@@ -340,20 +427,41 @@ class MqttLink:
 
     # ------------------------------------------------------------------------------------------------ paho callbacks
 
+    def _handle_connect_fail(self, reason: str) -> None:
+        """No CONNACK at all: refused TCP connection, failed TLS handshake, unknown host (paho retries)."""
+        self.stats["connect_failures"] += 1
+        self._problem = reason
+        if reason != self._last_refusal:  # the same failure repeats on every retry: say it once
+            _LOGGER.error("MQTT cannot connect to %s:%d: %s; retrying with backoff, %d utterance(s) queued",
+                          self._config.host, self._config.port, reason, self.queued_utterances)
+        self._last_refusal = reason
+
     def _handle_connect(self, ok: bool, reason: str) -> None:
         if not ok:
+            self.stats["connect_failures"] += 1
+            self._problem = f"refused: {reason}"
             if reason != self._last_refusal:
                 _LOGGER.error("MQTT broker %s:%d refused the connection: %s", self._config.host, self._config.port, reason)
             self._last_refusal = reason
             return
         self._last_refusal = None
+        self._problem = None
         self._net_restarts = 0
         self.stats["connects"] += 1
         _LOGGER.info("MQTT connected to %s:%d", self._config.host, self._config.port)
+        self._expire()
         with self._ack_lock:
-            # acks of non-queued messages sent before the drop never come; queued ones are re-sent by paho
-            for mid in [m for m, seq in self._inflight.items() if seq is None]:
-                del self._inflight[mid]
+            # PUBACKs that arrived for no known mid belong to earlier connections: forgotten, so that paho's 16-bit
+            # mid counter wrapping onto them cannot count a new message delivered without its PUBACK.
+            self._early_acks.clear()
+            # paho re-sends every message it holds right after this callback, acknowledged ones get their PUBACK
+            # then; only queued messages the outbox dropped meanwhile (full, expired) are taken back from paho.
+            stale = {mid for mid, seq in self._inflight.items() if seq is not None and not self._outbox.has(seq)}
+            for mid in stale:
+                self._handed.discard(self._inflight.pop(mid))
+        if stale:
+            taken = paho_compat.discard_messages(self._client, stale)
+            _LOGGER.info("MQTT: %d dropped queued message(s) not re-sent (%d taken back from paho)", len(stale), taken)
         client = self._client
         client.subscribe([(self._topics.command_filter, 1), (ha_status_topic(self._config.discovery_prefix), 1)])
         with self._announce_lock:
@@ -362,15 +470,29 @@ class MqttLink:
         self._wake.set()
 
     def _announce(self) -> None:
-        """Status online, state, last command and discovery: everything retained that a fresh broker lacks."""
+        """Status online, state, last command and discovery: everything retained that a fresh broker lacks; then
+        drops not reported yet."""
+        self.stats["announces"] += 1
         self._publish_now(StatusMessage(self._config.topic_prefix, self._site_id, True), connecting=True)
         if self._state is not None:
-            self._publish_now(StateMessage(self._config.topic_prefix, self._site_id, self._state), connecting=True)
+            self._publish_now(self._state_message(), connecting=True)
         if self._last_command is not None:
             self._publish_now(self._last_command, connecting=True)
         if self._config.discovery:
             for msg in self._discovery():
                 self._publish_now(msg, connecting=True)
+        self._report_drops(connecting=True)
+
+    def _answer_birth(self) -> None:
+        """Re-announce once the debounce window of a Home Assistant birth has passed (sender thread)."""
+        due = self._birth_due
+        if due is None or time.monotonic() < due:
+            return
+        with self._announce_lock:
+            self._birth_due = None
+            if self._connected.is_set():
+                _LOGGER.info("Home Assistant came online: re-announcing discovery")
+                self._announce()
 
     def _handle_disconnect(self, reason: str) -> None:
         was_connected = self._connected.is_set()
@@ -380,10 +502,11 @@ class MqttLink:
             self.stats["disconnects"] += 1
         if self._stopping.is_set():
             return
+        self._problem = reason
         if was_connected:
             _LOGGER.warning(
-                "MQTT disconnected from %s:%d (%s); reconnecting with backoff, %d message(s) queued",
-                self._config.host, self._config.port, reason, self.queued,
+                "MQTT disconnected from %s:%d: %s; reconnecting with backoff, %d utterance(s) queued",
+                self._config.host, self._config.port, reason, self.queued_utterances,
             )
         elif self._last_refusal is None:  # a failed handshake repeats on every retry: say it once
             _LOGGER.error("MQTT cannot connect to %s:%d: %s", self._config.host, self._config.port, reason)
@@ -404,9 +527,11 @@ class MqttLink:
 
     def _handle_message(self, topic: str, payload: bytes, retained: bool) -> None:
         if is_ha_birth(self._config.discovery_prefix, topic, payload):
-            _LOGGER.info("Home Assistant came online: re-announcing discovery")
+            self.stats["ha_births"] += 1
             with self._announce_lock:
-                self._announce()
+                if self._birth_due is None:
+                    self._birth_due = time.monotonic() + _BIRTH_DEBOUNCE_S
+            self._wake.set()
             return
         if self._topics.command_name(topic) is None:
             return

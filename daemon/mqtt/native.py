@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 from daemon.events import IntentEvent, NotRecognizedEvent, TokenInfo
 from daemon.mqtt.base import Message, SiteMessage, dumps, loads_object, site_topic, split_site_topic
+from daemon.mqtt.tokens import units_of_text
 from daemon.mqtt.topics import COMMANDS, SiteTopics
 
 __all__ = [
@@ -43,7 +44,8 @@ def _utterance_json(ev: IntentEvent | NotRecognizedEvent) -> dict:
         "utterance_id": ev.utterance_id,
         "start_time": ev.start_time,
         "end_time": ev.end_time,
-        "tokens": _tokens_to_json(ev.tokens),
+        "tokens": _tokens_to_json(units_of_text(ev.text, ev.tokens)),  # never units of another text
+        "language": ev.language,
     }
 
 
@@ -57,8 +59,8 @@ def _utterance_fields(d: Mapping[str, Any]) -> dict:
         "start_time": float(d["start_time"]),
         "end_time": float(d["end_time"]),
         "tokens": _tokens_from_json(d.get("tokens")),
+        "language": d.get("language"),
     }
-
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,6 @@ class IntentMessage(Message):
             "slots": dict(ev.slots),
             "raw_slots": dict(ev.raw_slots),
             **_utterance_json(ev),
-            "language": ev.language,
         }
 
     @classmethod
@@ -99,7 +100,6 @@ class IntentMessage(Message):
             intent=d["intent"],
             slots=dict(d["slots"]),
             raw_slots=dict(d["raw_slots"]),
-            language=d.get("language"),
             **_utterance_fields(d),
         )
         return cls(parts[0], event)

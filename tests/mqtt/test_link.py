@@ -77,7 +77,7 @@ def test_every_message_round_trips_over_the_wire(broker, subscribe, links, tmp_p
     link.publish_error("grammar lights.yaml:3:1: unknown list {colour}")
     expected = [
         StatusMessage("voicecmd", "kitchen", True),
-        StateMessage("voicecmd", "kitchen", state),
+        StateMessage("voicecmd", "kitchen", {**state, "dropped": {"full": 0, "expired": 0}}),
         *discovery_messages(link.topics, "homeassistant", ["SetBrightness", "TurnOn"], __import__("daemon").__version__),
         IntentMessage("voicecmd", intent),
         HermesTextCaptured.from_event(intent),
@@ -410,7 +410,8 @@ def test_a_full_queue_drops_the_oldest_counts_and_logs(tmp_path, caplog):
             for i in range(12):  # one message per intent with Hermes and discovery off
                 link.publish_intent(make_intent(i))
         assert link.queued == 8 and link.dropped == 4
-        assert "MQTT queue full (8 messages): dropped 1 oldest (4 dropped in all)" in caplog.text
+        assert "MQTT queue full (8 utterances): dropped the oldest 1 utterance(s), 1 message(s) (4 dropped in all)" \
+            in caplog.text
         broker.start()
         with Subscriber(broker.port, topics, client_id="bound-sub", clean_session=False) as sub:
             got = sub.wait_for(lambda ms: len(ms) == 8)
