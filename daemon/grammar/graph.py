@@ -272,9 +272,12 @@ class _Fragment:
 
 
 class _Builder:
-    def __init__(self, grammar: "Grammar", include_wildcards: bool) -> None:
+    def __init__(self, grammar: "Grammar", include_wildcards: bool, written_numbers: bool = False,
+                 language: str | None = None) -> None:
         self.grammar = grammar
         self.include_wildcards = include_wildcards
+        self.written_numbers = written_numbers
+        self.language = language
         self.arcs: list[list[Arc]] = []
         self.outputs: list[str] = []
         self.output_index: dict[str, int] = {}
@@ -441,6 +444,10 @@ class _Builder:
                         self.arc(state, word, nxt)
                     state = nxt
                 self.arc(state, None, dst, self.label(LABEL_NUMBER, meaning))
+            if self.written_numbers:
+                written = self.new_state()
+                self.arc(src, str(number), written)
+                self.arc(written, None, dst, self.label(LABEL_NUMBER, meaning))
 
     def instantiate(self, key: tuple, src: int, dst: int, build) -> None:
         """Copy the cached fragment for ``key`` between src and dst (building it the first time)."""
@@ -478,7 +485,7 @@ class _Builder:
         final = self.new_state()
         for intent, datas in self.grammar.intents.items():
             for data in datas:
-                if not data.sentences:
+                if not data.sentences or (self.language is not None and data.language != self.language):
                     continue
                 self.build_data(intent, data, start, final)
         if self.skipped_wildcard_sentences:
@@ -558,6 +565,10 @@ class _Builder:
                 current = target
 
 
-def build_word_graph(grammar: "Grammar", include_wildcards: bool = False) -> WordGraph:
-    """Build the WordGraph of ``grammar`` (lists and rules are built once and copied per use)."""
-    return _Builder(grammar, include_wildcards).build_grammar()
+def build_word_graph(grammar: "Grammar", include_wildcards: bool = False, written_numbers: bool = False,
+                     language: str | None = None) -> WordGraph:
+    """Build the WordGraph of ``grammar`` (lists and rules are built once and copied per use).
+
+    ``written_numbers`` adds each range number in digits ("26") beside its spoken forms, for models that write
+    numbers (Whisper); ``language`` keeps only the data blocks of that language."""
+    return _Builder(grammar, include_wildcards, written_numbers, language).build_grammar()
