@@ -93,3 +93,12 @@ async def transcribe(uri: str, pcm: Pcm, chunk_ms: int = 40, language: Optional[
         await client.write_event(AudioStop().event())
         answer = await read_until(client, ("transcript", "error"))
         return answer, time.perf_counter() - sent
+
+
+def event_after(server: WyomingServer, before: int, timeout: float = 5.0) -> Any:
+    """The first utterance event handed on after ``before`` (it follows the transcript, so it may lag a little)."""
+    deadline = time.monotonic() + timeout
+    events = server.events  # type: ignore[attr-defined]
+    while len(events) <= before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return events[before]

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from daemon.grammar import load_grammar, sample_sentences
-from tests.wyoming.helpers import DATA, DEMO, MODEL_AUDIO, Pcm, running_server, transcribe, uri_of
+from tests.wyoming.helpers import DATA, DEMO, MODEL_AUDIO, Pcm, event_after, running_server, transcribe, uri_of
 
 hassil = pytest.importorskip("hassil")
 home_assistant_intents = pytest.importorskip("home_assistant_intents")
@@ -108,7 +108,7 @@ def test_home_assistant_reads_the_transcript_as_the_published_intent(ha_server, 
     answer, _ = asyncio.run(transcribe(uri_of(ha_server), Pcm.of(wav), 40, language=HA_LANGUAGE[language]))
     text = answer.data["text"]
     assert text
-    published = ha_server.events[before]
+    published = event_after(ha_server, before)
     assert (published.intent, published.slots) == (intent, slots)
     lists = hassil_lists(language, ha_grammar_dirs[language])
     assert hassil_reading(ha_intents[language], lists, text) == (intent, slots)
