@@ -2,8 +2,8 @@
 
 WeNet units are word pieces (``▁TW``, ``O``: upper-case English pieces, a ``▁`` marking a word start, sometimes alone)
 or single CJK characters. Published tokens are whole words located in the text: English lower-case as Rhasspy sends
-them, one token per CJK character, no bare ``▁``. Units that do not spell the text (a rejected grammar path next to a
-free transcript) are not passed off as its tokens."""
+them, one token per CJK character, no bare ``▁``. Units that do not spell the text word for word (a rejected grammar
+path next to a free transcript) are not passed off as its tokens."""
 
 from __future__ import annotations
 
@@ -58,20 +58,17 @@ def units_to_words(tokens: Sequence[TokenInfo]) -> list[TokenInfo]:
     return words
 
 
+def _text_words(text: str) -> list[tuple[str, int, int]]:
+    """(lower-case word, start, end) of each word of ``text``; a CJK character is a word."""
+    return [(m.group(0).lower(), m.start(), m.end()) for m in _TEXT_WORD.finditer(text)]
+
+
 def _locate(text: str, words: Sequence[TokenInfo]) -> Optional[list[TextWord]]:
-    """Each word found left to right in ``text`` (case-insensitively), or None when one is missing."""
-    lowered = text.lower()
-    if len(lowered) != len(text):  # a case fold that changes lengths would shift the ranges
-        lowered = text
-    out = []
-    cursor = 0
-    for word in words:
-        at = lowered.find(word.text, cursor)
-        if at < 0:
-            return None
-        cursor = at + len(word.text)
-        out.append(TextWord(word.text, word.confidence, at, cursor, word.start_s, word.end_s))
-    return out
+    """The words with their ranges in ``text`` when they are exactly the words of ``text``, else None."""
+    spans = _text_words(text)
+    if [w.text for w in words] != [span[0] for span in spans]:
+        return None
+    return [TextWord(w.text, w.confidence, start, end, w.start_s, w.end_s) for w, (_, start, end) in zip(words, spans)]
 
 
 def words_in_text(text: str, tokens: Sequence[TokenInfo], confidence: float) -> list[TextWord]:
@@ -80,11 +77,11 @@ def words_in_text(text: str, tokens: Sequence[TokenInfo], confidence: float) -> 
     located = _locate(text, units_to_words(tokens)) if tokens else None
     if located:
         return located
-    return [TextWord(m.group(0).lower(), confidence, m.start(), m.end(), None, None) for m in _TEXT_WORD.finditer(text)]
+    return [TextWord(word, confidence, start, end, None, None) for word, start, end in _text_words(text)]
 
 
 def units_of_text(text: str, tokens: Sequence[TokenInfo]) -> tuple[TokenInfo, ...]:
-    """The recognised units when they spell ``text`` (bare ``▁`` units left out), else none."""
+    """The recognised units when they spell ``text`` word for word (bare ``▁`` units left out), else none."""
     if not tokens or _locate(text, units_to_words(tokens)) is None:
         return ()
     return tuple(t for t in tokens if t.text.strip().replace(SUBWORD_MARK, ""))

@@ -24,7 +24,8 @@ def test_parse_prints_one_json_line_per_text(capsys, repo_root):
     assert code == 0
     lines = [json.loads(line) for line in out.splitlines()]
     assert lines == [
-        {"text": "打开客厅的灯", "intent": "HassTurnOn", "slots": {"area": "living_room", "device": "light"}},
+        {"text": "打开客厅的灯", "intent": "HassTurnOn",
+             "slots": {"area": "living_room", "device": "light", "domain": "light"}},
         {"text": "Set the kitchen lights to 50%", "intent": "HassLightSet", "slots": {"area": "kitchen", "brightness": 50}},
         {"text": "hello there", "intent": None, "slots": {}},
     ]

@@ -266,8 +266,8 @@ def test_zh_and_en_merge_keep_their_own_lists(repo_root):
     from daemon.grammar import load_grammar
 
     grammar = load_grammar([repo_root / "grammars" / "zh", repo_root / "grammars" / "en"])
-    assert grammar.parse("打开客厅的灯").slots == {"area": "living_room", "device": "light"}
-    assert grammar.parse("turn on the kitchen lights").slots == {"area": "kitchen", "device": "light"}
+    assert grammar.parse("打开客厅的灯").slots == {"area": "living_room", "device": "light", "domain": "light"}
+    assert grammar.parse("turn on the kitchen lights").slots == {"area": "kitchen", "device": "light", "domain": "light"}
 
 
 def test_home_assistant_fixture_files_give_area_and_name_lists(tmp_path):

@@ -21,14 +21,19 @@ def make_intent(n: int = 0, site_id: str = "kitchen", intent: str = "SetBrightne
         confidence=0.875,
         start_time=now - 1.25,
         end_time=now,
-        tokens=(
-            TokenInfo("\u2581set", 0.99, 0.10, 0.22),
-            TokenInfo("\u2581the", 0.97, 0.22, 0.30),
-            TokenInfo("\u2581living", 0.95, 0.30, 0.52),
-            TokenInfo("\u2581room", 0.96, 0.52, 0.70),
-        ),
+        tokens=_units(text, [(0.99, 0.10, 0.22), (0.97, 0.22, 0.30), (0.95, 0.30, 0.52), (0.96, 0.52, 0.70)]),
         language="en",
     )
+
+
+def _units(text: str, known: list[tuple[float, float, float]]) -> tuple[TokenInfo, ...]:
+    """One WeNet-style unit (``▁WORD``) per word of ``text``: the ``known`` (confidence, start, end) first, then
+    0.9 confidence and 0.1 s each."""
+    out = []
+    for i, word in enumerate(text.split()):
+        conf, start, end = known[i] if i < len(known) else (0.9, out[-1].end_s, out[-1].end_s + 0.1)
+        out.append(TokenInfo("\u2581" + word.upper(), conf, start, end))
+    return tuple(out)
 
 
 def make_not_recognized(n: int = 0, site_id: str = "kitchen") -> NotRecognizedEvent:
@@ -42,5 +47,5 @@ def make_not_recognized(n: int = 0, site_id: str = "kitchen") -> NotRecognizedEv
         start_time=now - 0.8,
         end_time=now,
         reason="below threshold",
-        tokens=(TokenInfo("\u2581what", 0.5, 0.0, 0.1),),
+        tokens=_units("what a lovely day", [(0.5, 0.0, 0.1)]),
     )

@@ -135,13 +135,14 @@ def test_hermes_example_of_peers_spec():
 
 def test_hermes_mandarin_ranges():
     ev = IntentEvent("default", "u", "TurnOn", {"room": "客厅", "level": 3}, {"room": "客厅", "level": "三"},
-                     "把客厅的灯调到三档", 0.9, 0.0, 1.0, tokens=(TokenInfo("把", 0.9, 0.0, 0.1), TokenInfo("客", 0.9, 0.1, 0.2)),
+                     "把客厅的灯调到三档", 0.9, 0.0, 1.0,
+                     tokens=tuple(TokenInfo(c, 0.9, i / 10, i / 10 + 0.1) for i, c in enumerate("把客厅的灯调到三档")),
                      language="zh")
     d = json.loads(HermesIntent.from_event(ev).payload())
     assert d["input"] == "把客厅的灯调到3档"
     rooms = [s for s in d["slots"] if s["slotName"] == "room"][0]
     assert rooms["range"] == {"start": 1, "end": 3, "rawStart": 1, "rawEnd": 3}
-    assert [(t["rangeStart"], t["rangeEnd"]) for t in d["asrTokens"][0]] == [(0, 1), (1, 2)]
+    assert [(t["rangeStart"], t["rangeEnd"]) for t in d["asrTokens"][0]] == [(i, i + 1) for i in range(9)]
 
 
 def test_slot_not_in_text_has_no_range_but_keeps_ha_fields():
@@ -163,7 +164,7 @@ def test_rhasspy_hermes_parses_our_messages():
     assert {s.slot_name: (s.raw_value, s.value["value"]) for s in parsed.slots} == {
         "area": ("living room", "living_room"), "brightness": ("fifty", 50)}
     assert parsed.slots[0].range.raw_end > parsed.slots[0].range.raw_start
-    assert [t.value for t in parsed.asr_tokens[0]] == ["set", "the", "living", "room"]
+    assert [t.value for t in parsed.asr_tokens[0]] == ["set", "the", "living", "room", "light", "to", "fifty", "2"]
     assert parsed.asr_tokens[0][1].time.start == 0.22
 
     nr = HermesIntentNotRecognized.from_event(make_not_recognized(1))
@@ -175,7 +176,7 @@ def test_rhasspy_hermes_parses_our_messages():
     parsed_tc = AsrTextCaptured.from_dict(json.loads(tc.payload()))
     assert tc.topic() == AsrTextCaptured.topic() == "hermes/asr/textCaptured"
     assert parsed_tc.text == ev.text and parsed_tc.likelihood == 0.875 and parsed_tc.seconds == pytest.approx(1.25)
-    assert parsed_tc.site_id == "kitchen" and len(parsed_tc.asr_tokens[0]) == 4
+    assert parsed_tc.site_id == "kitchen" and len(parsed_tc.asr_tokens[0]) == 8
 
 
 def test_home_assistant_snips_integration_reads_every_slot():
