@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "search": ("search_bench.py", []),
     "grammar": ("grammar_bench.py", []),
     "accuracy": ("accuracy.py", []),
+    "wyoming": ("wyoming_bench.py", []),
 }
 
 # Python packages benchmarks compare with or plot through, which `script/setup run` does not install:
