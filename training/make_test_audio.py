@@ -28,15 +28,15 @@ _LOGGER = logging.getLogger(__name__)
 # builder draws for training (it draws continuous random values).
 ZH_COMMANDS = [
     ("把空调的温度调成二十度", "HassClimateSetTemperature", {"temperature": 20}),
-    ("把次卧电视开启", "HassTurnOn", {"area": "guest_bedroom", "device": "tv"}),
-    ("关闭一下厨房的风扇", "HassTurnOff", {"area": "kitchen", "device": "fan"}),
+    ("把次卧电视开启", "HassTurnOn", {"area": "guest_bedroom", "device": "tv", "domain": "media_player"}),
+    ("关闭一下厨房的风扇", "HassTurnOff", {"area": "kitchen", "device": "fan", "domain": "fan"}),
     ("电风扇调成低速", "HassFanSetSpeed", {"fan_speed": "low"}),
     ("书房空调风量设为三档", "HassClimateSetFanSpeed", {"area": "study", "fan_speed": "high"}),
     ("卧室的亮度调为百分之七十二", "HassLightSet", {"area": "bedroom", "brightness": 72}),
     ("电视音量调到四", "HassSetVolume", {"volume": 4}),
     ("开启空调制冷模式", "HassClimateSetMode", {"hvac_mode": "cool"}),
     ("切换到第一百零六台", "HassMediaChannel", {"channel": 106}),
-    ("关闭电灯", "HassTurnOff", {"device": "light"}),
+    ("关闭电灯", "HassTurnOff", {"device": "light", "domain": "light"}),
     ("把阳台窗户帘合上", "HassCloseCover", {"area": "balcony"}),
     ("打开儿童房的窗户帘", "HassOpenCover", {"area": "kids_room"}),
 ]

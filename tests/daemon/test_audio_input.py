@@ -290,7 +290,7 @@ def test_recognize_reports_bad_files_goes_on_and_fails_at_the_end(tmp_path):
     assert "Traceback" not in proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [line["file"] for line in lines] == [str(flac)]
-    assert lines[0]["intent"] == "HassTurnOn" and lines[0]["slots"] == {"area": "kitchen", "device": "light"}
+    assert lines[0]["intent"] == "HassTurnOn" and lines[0]["slots"] == {"area": "kitchen", "device": "light", "domain": "light"}
     assert f"{empty}: empty" in proc.stderr and str(missing) in proc.stderr
     assert "2 of 3 audio files could not be read" in proc.stderr
 

@@ -118,4 +118,4 @@ def test_project_model_hears_a_command_through_the_microphone(tmp_path):
             assert pulse.play(wav).wait(15) == 0
             sub.wait_for(lambda ms: any(m.topic == "hermes/intent/HassTurnOn" for m in ms), 15)
             [native] = sub.on(f"voicecmd/{SITE}/intent/HassTurnOn")
-            assert native.json()["slots"] == {"area": "kitchen", "device": "light"}
+            assert native.json()["slots"] == {"area": "kitchen", "device": "light", "domain": "light"}

@@ -17,14 +17,14 @@ AUDIO_DIR = Path(__file__).resolve().parent / "audio"
 # the shipped model: "channel eighteen" (heard as "eigheen") was swapped for another held-out sentence, so this set
 # guards the end-to-end path against regressions; the model's accuracy is what bench/accuracy.py measures.
 EN_COMMANDS = [
-    ("turn on the kitchen light", "HassTurnOn", {"area": "kitchen", "device": "light"}),
-    ("turn off the living room lights", "HassTurnOff", {"area": "living_room", "device": "light"}),
+    ("turn on the kitchen light", "HassTurnOn", {"area": "kitchen", "device": "light", "domain": "light"}),
+    ("turn off the living room lights", "HassTurnOff", {"area": "living_room", "device": "light", "domain": "light"}),
     ("set fan to auto", "HassFanSetSpeed", {"fan_speed": "auto"}),
     ("change the volume to eighteen percent", "HassSetVolume", {"volume": 18}),
     ("switch to channel sixty one", "HassMediaChannel", {"channel": 61}),
-    ("turn off the air conditioning", "HassTurnOff", {"device": "climate"}),
+    ("turn off the air conditioning", "HassTurnOff", {"device": "climate", "domain": "climate"}),
     ("open balcony blind", "HassOpenCover", {"area": "balcony"}),
-    ("turn the bedroom tv on", "HassTurnOn", {"area": "bedroom", "device": "tv"}),
+    ("turn the bedroom tv on", "HassTurnOn", {"area": "bedroom", "device": "tv", "domain": "media_player"}),
     ("close office shade", "HassCloseCover", {"area": "study"}),
     ("set the bedroom temperature to twenty two degrees", "HassClimateSetTemperature",
      {"area": "bedroom", "temperature": 22}),
