@@ -37,30 +37,26 @@ _SINK_STOP_TIMEOUT_S = 5.0
 def build_recognizer(config: DaemonConfig) -> Any:
     """Load the acoustic model named by the config (ModelError with the runtime's message on failure)."""
     from runtime.errors import SpeechRuntimeError
-    from runtime.recognizer import Recognizer
+    from runtime.recognizer import open_recognizer
 
-    model_dir = config.model.dir or paths.default_model_dir()
+    model_dir = config.model.dir or paths.default_model_dir(config.model.backend)
     if not Path(model_dir).is_dir():
         raise ModelError(f"model.dir: {model_dir}: no such model directory")
     try:
-        return Recognizer(model_dir, backend=config.model.backend, beam_size=config.model.beam,
+        return open_recognizer(model_dir, backend=config.model.backend, beam_size=config.model.beam,
                           num_threads=config.model.threads)
     except SpeechRuntimeError as exc:
         raise ModelError(f"model.dir: {model_dir}: {exc}") from None
 
 
 def make_grammar_builder(recognizer: Any, reject_threshold: Optional[float]) -> GrammarBuilder:
-    """A function compiling grammar paths into an ActiveGrammar for this model's units."""
+    """A function compiling grammar paths into an ActiveGrammar for this model (its units or its writing)."""
     from daemon.grammar import load_grammar
-    from daemon.grammar.decode import GrammarDecoder
-    from runtime.tokenizer import ModelTokenizer
-
-    tokenizer = ModelTokenizer.for_model_dir(recognizer.model_dir, recognizer.units)
+    from daemon.grammar.decoders import make_grammar_decoder
 
     def build(grammar_paths: tuple[Path, ...]) -> ActiveGrammar:
         grammar = load_grammar(list(grammar_paths))
-        kwargs = {} if reject_threshold is None else {"reject_threshold": reject_threshold}
-        decoder = GrammarDecoder(grammar, tokenizer, **kwargs)
+        decoder = make_grammar_decoder(grammar, recognizer, reject_threshold)
         return ActiveGrammar(decoder=decoder, language=getattr(grammar, "language", None),
                              version=grammar_version(grammar_paths), intent_names=intent_names_of(grammar),
                              grammar=grammar)

@@ -17,11 +17,24 @@ def _first_existing(*candidates: Path) -> Path:
     return candidates[-1]
 
 
-def default_model_dir() -> Path:
-    """The bundled model: $VOICECMD_MODEL_DIR, the .deb's copy, or ``models/default`` of a checkout."""
+#: Backends that run WeNet encoder + CTC models only (the X3 Pi's BPU and its ONNX stand-in).
+WENET_ONLY_BACKENDS = ("bpu", "bpu-onnx")
+
+
+def default_model_dir(backend: str = "auto") -> Path:
+    """The bundled model: $VOICECMD_MODEL_DIR, else the default recognizer for ``backend``: Whisper base on the CPU
+    (the .deb's ``model`` or ``models/whisper-base`` of a checkout), the project's WeNet model for the BPU backends
+    (``model-wenet`` or ``models/default``)."""
     if "VOICECMD_MODEL_DIR" in os.environ:
         return Path(os.environ["VOICECMD_MODEL_DIR"])
-    return _first_existing(INSTALLED_SHARE / "model", SOURCE_ROOT / "models" / "default")
+    if backend in WENET_ONLY_BACKENDS:
+        return default_wenet_model_dir()
+    return _first_existing(INSTALLED_SHARE / "model", SOURCE_ROOT / "models" / "whisper-base")
+
+
+def default_wenet_model_dir() -> Path:
+    """The project's own small streaming WeNet model (CPU ONNX + BPU form), for the X3 Pi's BPU."""
+    return _first_existing(INSTALLED_SHARE / "model-wenet", SOURCE_ROOT / "models" / "default")
 
 
 def default_grammar_dir() -> Path:

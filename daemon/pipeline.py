@@ -41,9 +41,9 @@ class RecognizerLike(Protocol):
 
 
 class DecoderLike(Protocol):
-    """Grammar-constrained decoding of CTC log-probs (daemon.grammar.decode.GrammarDecoder)."""
+    """Grammar-constrained decoding of a finished recognition (daemon.grammar.decoders.make_grammar_decoder)."""
 
-    def decode(self, logprobs: np.ndarray, frame_shift_ms: int) -> Any: ...
+    def decode_result(self, result: Any) -> Any: ...
 
 
 class EventSink(Protocol):
@@ -260,7 +260,7 @@ def decode_utterance(session: RecognizerSessionLike, active: ActiveGrammar) -> t
     The one place where recognition meets the grammar; the microphone pipeline and the Wyoming server both use it.
     """
     result = session.finalize()
-    return result, active.decoder.decode(result.logprobs, result.frame_shift_ms)
+    return result, active.decoder.decode_result(result)
 
 
 def utterance_event(decoded: Any, active: ActiveGrammar, result: Any, *, site_id: str, start_time: float,

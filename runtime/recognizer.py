@@ -22,7 +22,7 @@ from runtime.units import UnitTable
 
 _LOGGER = logging.getLogger(__name__)
 
-__all__ = ["EndpointConfig", "EndpointRule", "RecognitionResult", "Recognizer", "RecognizerSession"]
+__all__ = ["EndpointConfig", "EndpointRule", "RecognitionResult", "Recognizer", "RecognizerSession", "open_recognizer"]
 
 
 @dataclass(frozen=True)
@@ -209,3 +209,23 @@ class RecognizerSession:
                 self._consume(block)
             self._finalized = True
         return self.partial_result()
+
+
+def open_recognizer(
+    model_dir: str | Path,
+    backend: str = "auto",
+    beam_size: int = 10,
+    endpoint: EndpointConfig | None = None,
+    num_threads: int = 1,
+) -> Any:
+    """A Recognizer for a WeNet model directory, or a WhisperRecognizer when the directory holds whisper.json."""
+    from runtime.whisper.model import is_whisper_model_dir
+
+    if is_whisper_model_dir(Path(model_dir)):
+        if backend not in ("auto", "onnx"):
+            raise ModelLoadError(f"{model_dir}: a Whisper model runs on ONNX Runtime only (backend 'auto' or 'onnx'), "
+                                 f"not '{backend}'; use a WeNet encoder.bin/ctc.bin model for the BPU")
+        from runtime.whisper.recognizer import WhisperRecognizer
+
+        return WhisperRecognizer(model_dir, num_threads=num_threads)
+    return Recognizer(model_dir, backend=backend, beam_size=beam_size, endpoint=endpoint, num_threads=num_threads)

@@ -260,6 +260,7 @@ def share_quantized_embedding(path: Path) -> None:
 def export(ct2_dir: Path, out_dir: Path, int8: bool) -> None:
     """Read ``ct2_dir/model.bin``, export encoder.onnx + decoder.onnx + tokens and config into ``out_dir``."""
     import torch
+    import whisper
     import whisper.model
 
     ct2 = read_ct2_model(ct2_dir / "model.bin")
@@ -302,6 +303,8 @@ def export(ct2_dir: Path, out_dir: Path, int8: bool) -> None:
             (out_dir / f"{name}.int8.onnx").replace(source)
         share_quantized_embedding(out_dir / "decoder.onnx")
     shutil.copy(ct2_dir / "vocabulary.txt", out_dir / "vocabulary.txt")
+    filters = np.load(Path(whisper.__file__).parent / "assets" / "mel_filters.npz")[f"mel_{dims['n_mels']}"]
+    np.save(out_dir / "mel_filters.npy", filters.astype(np.float32))
     config = json.loads((ct2_dir / "config.json").read_text())
     config.update(dims)
     (out_dir / "whisper.json").write_text(json.dumps(config, indent=1) + "\n")

@@ -43,6 +43,11 @@ def _model_speller(model_dir: Path):
     from runtime.tokenizer import ModelTokenizer
     from runtime.units import UnitTable
 
+    from runtime.whisper.model import is_whisper_model_dir
+
+    if is_whisper_model_dir(model_dir):
+        # A byte-level BPE model writes any word; what it cannot do is a language it was not trained on.
+        return _whisper_speller(model_dir)
     units_file = model_dir / "units.txt"
     if not units_file.is_file():
         raise ModelError(f"{model_dir}: no units.txt; --model needs a model directory")
@@ -51,3 +56,15 @@ def _model_speller(model_dir: Path):
     except SpeechRuntimeError as exc:
         raise ModelError(f"{model_dir}: {exc}") from exc
     return tokenizer.encode_word
+
+
+def _whisper_speller(model_dir: Path):
+    """``encode_word`` of a Whisper model: the word's bytes (any word can be written)."""
+    from runtime.errors import SpeechRuntimeError
+    from runtime.whisper.tokens import WhisperVocabulary
+
+    try:
+        WhisperVocabulary.from_file(model_dir / "vocabulary.txt")
+    except SpeechRuntimeError as exc:
+        raise ModelError(f"{model_dir}: {exc}") from exc
+    return lambda word: word.encode("utf-8")

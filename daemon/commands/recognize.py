@@ -40,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend", default="auto", choices=("auto", "onnx", "bpu-onnx", "bpu"), help="model backend (default auto)"
     )
+    parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads (default 2)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,19 +49,17 @@ def run(args: argparse.Namespace) -> int:
     A file that cannot be read is reported on stderr and skipped; the exit code is then non-zero."""
     from daemon.audio.audiofile import read_audio
     from daemon.grammar import load_grammar
-    from daemon.grammar.decode import DEFAULT_REJECT_THRESHOLD, GrammarDecoder
-    from runtime.recognizer import Recognizer
-    from runtime.tokenizer import ModelTokenizer
+    from daemon.grammar.decoders import make_grammar_decoder
+    from runtime.recognizer import open_recognizer
 
     grammar_paths, wavs = _split_wavs(args.grammar, args.wavs)
-    threshold = DEFAULT_REJECT_THRESHOLD if args.threshold is None else args.threshold
-    if not -100.0 <= threshold <= 0.0:
-        raise ConfigError(f"--threshold {threshold}: must be between -100 and 0 (a per-frame log-likelihood margin)")
-    model_dir = args.model if args.model is not None else default_model_dir()
-    recognizer = Recognizer(model_dir, backend=args.backend)
+    threshold = args.threshold
+    if threshold is not None and not -100.0 <= threshold <= 0.0:
+        raise ConfigError(f"--threshold {threshold}: must be between -100 and 0 (a log-likelihood margin)")
+    model_dir = args.model if args.model is not None else default_model_dir(args.backend)
+    recognizer = open_recognizer(model_dir, backend=args.backend, num_threads=args.threads)
     grammar = load_grammar(grammar_paths)
-    tokenizer = ModelTokenizer.for_model_dir(model_dir, recognizer.units)
-    decoder = GrammarDecoder(grammar, tokenizer, reject_threshold=threshold)
+    decoder = make_grammar_decoder(grammar, recognizer, threshold)
     session = recognizer.create_session()
     failed = 0
     for wav in wavs:
@@ -73,8 +72,7 @@ def run(args: argparse.Namespace) -> int:
         session.reset()
         for begin in range(0, len(samples), _FEED_SAMPLES):
             session.accept_waveform(samples[begin : begin + _FEED_SAMPLES])
-        final = session.finalize()
-        result = decoder.decode(final.logprobs, final.frame_shift_ms)
+        result = decoder.decode_result(session.finalize())
         line = {"file": str(wav), **result.to_json_dict()}
         print(json.dumps(line, ensure_ascii=False), flush=True)
     sys.stdout.flush()

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from daemon.audio.wavfile import read_wav_int16
     from daemon.errors import ConfigError
     from daemon.paths import default_model_dir
-    from runtime.recognizer import Recognizer
+    from runtime.recognizer import open_recognizer
 
     import numpy as np
 
@@ -44,8 +44,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--beam-size must be >= 1, got {args.beam_size}")
     if args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
-    model_dir = args.model if args.model is not None else default_model_dir()
-    recognizer = Recognizer(model_dir, backend=args.backend, beam_size=args.beam_size, num_threads=args.threads)
+    model_dir = args.model if args.model is not None else default_model_dir(args.backend)
+    recognizer = open_recognizer(model_dir, backend=args.backend, beam_size=args.beam_size, num_threads=args.threads)
+    if args.dump_logprobs is not None and getattr(recognizer, "kind", "") == "whisper":
+        raise ConfigError(f"--dump-logprobs: {model_dir} is a Whisper model (encoder-decoder): it has no CTC log-probs")
     if args.dump_logprobs is not None:
         try:
             args.dump_logprobs.mkdir(parents=True, exist_ok=True)
@@ -65,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
                 "file": str(wav),
                 "text": result.text,
                 "token_ids": list(result.token_ids),
-                "timestamps_ms": list(result.timestamps_ms),
+                "timestamps_ms": list(getattr(result, "timestamps_ms", ())),
                 "confidence": round(result.confidence, 4),
             }
             print(json.dumps(record, ensure_ascii=False), flush=True)

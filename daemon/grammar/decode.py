@@ -50,6 +50,7 @@ class GrammarResult:
     margin: float  # (constrained - free) log-likelihood per frame; -inf when nothing fits
     tokens: tuple[tuple[str, int, int, float], ...] = ()  # (unit, start_ms, end_ms, confidence)
     reason: str = ""  # why it was not recognized
+    language: str | None = None  # language of the decoded sentence when the decoder knows it
 
     def to_json_dict(self) -> dict[str, Any]:
         """The JSON-friendly form used by ``voicecmd recognize`` (no infinities)."""
@@ -98,6 +99,10 @@ class GrammarDecoder:
     def unknown_words(self) -> tuple[str, ...]:
         """Grammar words the model cannot spell (left out of recognition)."""
         return self.graph.unknown_words
+
+    def decode_result(self, result: Any) -> GrammarResult:
+        """Decode a finished recognition (runtime.recognizer.RecognitionResult: its CTC log-probs)."""
+        return self.decode(result.logprobs, result.frame_shift_ms)
 
     def decode(self, logprobs: np.ndarray, frame_shift_ms: int) -> GrammarResult:
         """Best grammar sentence for the log-probs (T, V), or not recognized when it fits worse than the threshold."""

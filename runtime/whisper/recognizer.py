@@ -1,0 +1,171 @@
+"""Whisper recognizer sessions with the streaming Recognizer's interface: audio in while it arrives, encode at the end."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from runtime.errors import AudioFormatError
+from runtime.features.whisper_mel import SAMPLE_RATE, whisper_log_mel
+from runtime.whisper.model import MAX_MEL_FRAMES, Encoded, WhisperModel
+from runtime.whisper.search import FreeResult, free_decode
+
+_LOGGER = logging.getLogger(__name__)
+
+MAX_SAMPLES = MAX_MEL_FRAMES * 160  # 30 s: the encoder's reach; later audio of one utterance is not heard
+
+
+class WhisperResult:
+    """The encoded utterance; its free transcript (``text``) is decoded on first use."""
+
+    def __init__(self, recognizer: "WhisperRecognizer", encoded: Encoded | None, num_samples: int) -> None:
+        self.recognizer = recognizer
+        self.encoded = encoded
+        self.num_samples = num_samples
+        self.frame_shift_ms = 20
+        self.logprobs = None  # no CTC log-probs: grammar decoding uses the encoder output
+        self._free: FreeResult | None = None
+
+    @property
+    def free(self) -> FreeResult:
+        """Greedy unconstrained transcript."""
+        if self._free is None:
+            if self.encoded is None:
+                self._free = FreeResult("", (), (), "")
+            else:
+                self._free = free_decode(self.recognizer.model, self.encoded)
+        return self._free
+
+    @property
+    def text(self) -> str:
+        """Free transcript, stripped."""
+        return self.free.text.strip()
+
+    @property
+    def confidence(self) -> float:
+        """Geometric mean probability of the free transcript's tokens."""
+        logprobs = self.free.logprobs
+        return float(np.exp(np.mean(logprobs))) if logprobs else 0.0
+
+    @property
+    def token_ids(self) -> tuple[int, ...]:
+        """Free transcript's token ids."""
+        return self.free.tokens
+
+
+class WhisperRecognizer:
+    """A loaded Whisper model directory that makes independent sessions (thread-safe, like Recognizer)."""
+
+    kind = "whisper"
+
+    def __init__(self, model_dir: str | Path, num_threads: int = 1) -> None:
+        self.model_dir = Path(model_dir)
+        self.model = WhisperModel(self.model_dir, num_threads=num_threads)
+        self.model.vocabulary.trie()  # built now so the first utterance does not pay for it
+        self.units = None
+        self.beam_size = 1
+
+    @property
+    def frame_shift_ms(self) -> int:
+        """Milliseconds per encoder position."""
+        return 20
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """Kind and size of the model."""
+        return self.model.info()
+
+    def create_session(self) -> "WhisperSession":
+        """A new independent utterance buffer."""
+        return WhisperSession(self)
+
+
+class WhisperSession:
+    """One audio stream: samples are kept while the utterance lasts; ``prepare`` may encode ahead of the end."""
+
+    def __init__(self, recognizer: WhisperRecognizer) -> None:
+        self.recognizer = recognizer
+        self._chunks: list[np.ndarray] = []
+        self._num_samples = 0
+        self._finalized = False
+        self._prepared: tuple[int, Encoded] | None = None
+        self._lock = threading.Lock()
+        self.feature_seconds = 0.0
+        self.search_seconds = 0.0
+
+    def reset(self, keep_features: bool = False) -> None:
+        """Forget the utterance."""
+        with self._lock:
+            self._chunks = []
+            self._num_samples = 0
+            self._finalized = False
+            self._prepared = None
+
+    def accept_waveform(self, samples: np.ndarray) -> None:
+        """Add int16 samples (16 kHz mono)."""
+        samples = np.asarray(samples)
+        if samples.dtype != np.int16:
+            raise AudioFormatError(f"expected int16 samples (16 kHz mono PCM), got {samples.dtype}")
+        if samples.ndim != 1:
+            raise AudioFormatError(f"expected a 1-D array of mono samples, got shape {samples.shape}")
+        if self._finalized:
+            raise RuntimeError("accept_waveform() after finalize(); call reset() first")
+        room = MAX_SAMPLES - self._num_samples
+        if room <= 0:
+            return
+        samples = samples[:room].copy()
+        self._chunks.append(samples)
+        self._num_samples += len(samples)
+
+    @property
+    def num_samples(self) -> int:
+        """Samples of the utterance so far."""
+        return self._num_samples
+
+    def endpoint_detected(self) -> bool:
+        """Whisper has no frame-level endpointer: the caller's VAD ends utterances."""
+        return False
+
+    def _audio(self) -> np.ndarray:
+        if len(self._chunks) > 1:
+            self._chunks = [np.concatenate(self._chunks)]
+        return self._chunks[0] if self._chunks else np.zeros(0, np.int16)
+
+    def _encode(self, audio: np.ndarray) -> Encoded:
+        model = self.recognizer.model
+        start = time.perf_counter()
+        mel = whisper_log_mel(audio, model.mel_filters)
+        self.feature_seconds += time.perf_counter() - start
+        return model.encode(mel)
+
+    def prepare(self) -> None:
+        """Encode the audio so far now (e.g. while trailing silence is still being confirmed); ``finalize`` reuses
+        it when nothing was added since."""
+        audio = self._audio()
+        if len(audio) == 0:
+            return
+        encoded = self._encode(audio)
+        with self._lock:
+            if self._num_samples == len(audio):
+                self._prepared = (len(audio), encoded)
+
+    def partial_result(self) -> WhisperResult:
+        """Nothing is decoded before the end of the utterance: an empty result."""
+        return WhisperResult(self.recognizer, None, self._num_samples)
+
+    def finalize(self) -> WhisperResult:
+        """Encode the whole utterance (or reuse ``prepare``'s work); decoding happens in the grammar decoder."""
+        self._finalized = True
+        audio = self._audio()
+        if len(audio) < SAMPLE_RATE // 10:
+            return WhisperResult(self.recognizer, None, len(audio))
+        with self._lock:
+            prepared = self._prepared
+        if prepared is not None and prepared[0] == len(audio):
+            return WhisperResult(self.recognizer, prepared[1], len(audio))
+        return WhisperResult(self.recognizer, self._encode(audio), len(audio))
