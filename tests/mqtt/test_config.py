@@ -13,7 +13,7 @@ from daemon.mqtt.config import MqttConfig, MqttTlsConfig
 def test_defaults():
     cfg = MqttConfig.from_dict({})
     assert (cfg.host, cfg.port, cfg.topic_prefix, cfg.discovery_prefix) == ("localhost", 1883, "voicecmd", "homeassistant")
-    assert cfg.hermes and cfg.discovery and cfg.tls is None and cfg.queue_max >= 100
+    assert cfg.hermes and cfg.discovery and cfg.tls is None and cfg.queue_max >= 100 and cfg.queue_max_age_s == 3600
     assert cfg.effective_client_id("kitchen") == "voicecmd-kitchen"
     assert MqttConfig.from_dict(None) == cfg
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -53,6 +53,8 @@ def test_full_config(tmp_path):
     ({"hermes": "maybe"}, "mqtt.hermes"),
     ({"queue_max": 0}, "mqtt.queue_max"),
     ({"queue_max": 1.5}, "mqtt.queue_max"),
+    ({"queue_max_age_s": -1}, "mqtt.queue_max_age_s"),
+    ({"queue_max_age_s": "1h"}, "mqtt.queue_max_age_s"),
     ({"reconnect_min_s": -1}, "mqtt.reconnect_min_s"),
     ({"reconnect_min_s": 5, "reconnect_max_s": 1}, "mqtt.reconnect_max_s"),
     ({"password_file": "/nonexistent/pw", "username": "u"}, "mqtt.password_file: file not found"),

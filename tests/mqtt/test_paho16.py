@@ -30,7 +30,8 @@ def test_link_suite_passes_on_paho_1_6(tmp_path):
     assert probe.stdout.startswith("1.6.1 " + str(PAHO16)), probe.stdout
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp", str(tmp_path / "t"),
-         "tests/mqtt/test_paho_compat.py", "tests/mqtt/test_link.py", "tests/mqtt/test_broker_restart.py"],
+         "tests/mqtt/test_paho_compat.py", "tests/mqtt/test_link.py", "tests/mqtt/test_broker_restart.py",
+         "tests/mqtt/test_reliability.py"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
