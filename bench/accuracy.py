@@ -215,12 +215,13 @@ def _percentiles(values: list[float]) -> dict:
 def calibration(in_recs: list[dict], oog_recs: list[dict]) -> dict:
     """Margin distributions of commands (all, and those decoded right) vs out-of-grammar speech; the equal-error
     point (share of commands below the threshold = share of out-of-grammar utterances at or above it) and the
-    AUC (probability that a command's margin is above an out-of-grammar utterance's)."""
-    cmd = np.array([r["margin"] for r in in_recs], float)
+    AUC (probability that a command's margin is above an out-of-grammar utterance's). An utterance whose decoded
+    sentence is not accepted at any threshold (nothing fits, or the parser refused it) counts as -inf."""
+    cmd = np.array([r["margin"] if r["fits"] else -1e9 for r in in_recs], float)
     oog = np.array([r["margin"] if r["fits"] else -1e9 for r in oog_recs], float)
     out = {"commands": _percentiles(list(cmd)),
            "commands_right": _percentiles([r["margin"] for r in in_recs if r["correct"]]),
-           "commands_wrong": _percentiles([r["margin"] for r in in_recs if not r["correct"]]),
+           "commands_wrong": _percentiles([r["margin"] if r["fits"] else -1e9 for r in in_recs if not r["correct"]]),
            "out_of_grammar": _percentiles(list(oog))}
     if len(cmd) and len(oog):
         greater = (cmd[:, None] > oog[None, :]).mean() + 0.5 * (cmd[:, None] == oog[None, :]).mean()
