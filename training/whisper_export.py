@@ -8,8 +8,9 @@ The CTranslate2 ``model.bin`` layout (binary version 6, written by ``ctranslate2
 directly; its weights are loaded into openai-whisper's PyTorch modules, checked against CTranslate2's own encoder
 when ``ctranslate2`` is importable, and exported as two graphs:
 
-* ``encoder.onnx``: log-mel (1, n_mels, T) with any even T ≤ 3000 → cross-attention keys and values of every decoder
-  layer (L, 1, T/2, D) each. The positional embedding is sliced to T/2, so short utterances are not padded to 30 s.
+* ``encoder.onnx``: log-mel (1, n_mels, T) with any even T ≤ 3000 → cross-attention keys (L, H, D/H, T/2) and values
+  (L, H, T/2, D/H) of every decoder layer, split into heads. The positional embedding is sliced to T/2, so short
+  utterances are not padded to 30 s.
 * ``decoder.onnx``: new tokens (B, N), offset, self-attention caches (L, B, P, D) and the cross K/V → log-softmax of
   the last position (B, V) and the grown caches (L, B, P+N, D).
 """
@@ -178,9 +179,14 @@ def _modules():
                 x = x + block.attn.out(attention(block.attn.query(h), block.attn.key(h), block.attn.value(h),
                                                  self.n_head))
                 x = x + block.mlp(block.mlp_ln(x))
-            x = enc.ln_post(x)
-            keys = torch.stack([b.cross_attn.key(x) for b in self.decoder.blocks])
-            values = torch.stack([b.cross_attn.value(x) for b in self.decoder.blocks])
+            x = enc.ln_post(x)[0]
+            positions, width = x.shape
+            head = width // self.n_head
+            # Already split into heads (keys transposed) so the decoder never copies them per call.
+            keys = torch.stack([b.cross_attn.key(x).view(positions, self.n_head, head).permute(1, 2, 0)
+                                for b in self.decoder.blocks])
+            values = torch.stack([b.cross_attn.value(x).view(positions, self.n_head, head).permute(1, 0, 2)
+                                  for b in self.decoder.blocks])
             return keys, values
 
     class Decoder(nn.Module):
@@ -210,9 +216,13 @@ def _modules():
                 new_values.append(v)
                 x = x + block.attn.out(attention(block.attn.query(h), k, v, self.n_head, mask))
                 h = block.cross_attn_ln(x)
-                ck = cross_keys[index].expand(x.shape[0], -1, -1)
-                cv = cross_values[index].expand(x.shape[0], -1, -1)
-                x = x + block.cross_attn.out(attention(block.cross_attn.query(h), ck, cv, self.n_head))
+                # Every row attends to the same audio: fold the batch into the query axis, no per-row copies.
+                batch, n_new, width = h.shape
+                head = width // self.n_head
+                q = block.cross_attn.query(h).reshape(batch * n_new, self.n_head, head).permute(1, 0, 2)
+                scores = (q @ cross_keys[index]) * (head ** -0.5)
+                mixed = (F.softmax(scores, dim=-1) @ cross_values[index]).permute(1, 0, 2)
+                x = x + block.cross_attn.out(mixed.reshape(batch, n_new, width))
                 x = x + block.mlp(block.mlp_ln(x))
             x = dec.ln(x[:, -1])
             logits = x @ dec.token_embedding.weight.T
@@ -279,7 +289,7 @@ def export(ct2_dir: Path, out_dir: Path, int8: bool) -> None:
     with torch.no_grad():
         torch.onnx.export(encoder, (mel,), out_dir / "encoder.onnx", input_names=["mel"],
                           output_names=["cross_keys", "cross_values"],
-                          dynamic_axes={"mel": {2: "frames"}, "cross_keys": {2: "positions"},
+                          dynamic_axes={"mel": {2: "frames"}, "cross_keys": {3: "positions"},
                                         "cross_values": {2: "positions"}}, opset_version=17, dynamo=False)
         keys, values = encoder(mel)
         tokens = torch.tensor([[50258, 50259, 50359, 50363]] * 2)
@@ -288,7 +298,7 @@ def export(ct2_dir: Path, out_dir: Path, int8: bool) -> None:
                           input_names=["tokens", "offset", "self_keys", "self_values", "cross_keys", "cross_values"],
                           output_names=["logprobs", "new_self_keys", "new_self_values"],
                           dynamic_axes={"tokens": {0: "batch", 1: "new"}, "self_keys": {1: "batch", 2: "past"},
-                                        "self_values": {1: "batch", 2: "past"}, "cross_keys": {2: "positions"},
+                                        "self_values": {1: "batch", 2: "past"}, "cross_keys": {3: "positions"},
                                         "cross_values": {2: "positions"}, "logprobs": {0: "batch"},
                                         "new_self_keys": {1: "batch", 2: "total"},
                                         "new_self_values": {1: "batch", 2: "total"}},

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from daemon.grammar.graph import build_word_graph
+from daemon.grammar.numbers import is_chinese
 from daemon.grammar.words import is_cjk
 from runtime.whisper.automaton import TextAutomaton
 
@@ -32,7 +33,8 @@ def grammar_languages(grammar: "Grammar") -> list[str]:
 
 def written_automata(grammar: "Grammar") -> dict[str, TextAutomaton]:
     """One byte automaton per grammar language accepting the sentences as a model writes them."""
-    return {language: spell_graph(build_word_graph(grammar, written_numbers=True, language=language))
+    return {language: spell_graph(build_word_graph(grammar, written_numbers=True, language=language),
+                                  unspaced=is_chinese(language))
             for language in grammar_languages(grammar)}
 
 
@@ -51,16 +53,18 @@ def _spell_word(automaton: TextAutomaton, src: int, word: str, dst: int) -> None
         state = target
 
 
-def spell_graph(graph: "WordGraph") -> TextAutomaton:
+def spell_graph(graph: "WordGraph", unspaced: bool = False) -> TextAutomaton:
     """The byte automaton of a word graph's sentences in their written forms.
 
     Every graph state has two automaton states: ``after`` (a word just ended: one punctuation mark may follow)
-    and ``ready`` (where the next word or the end may start), so punctuation never repeats.
+    and ``ready`` (where the next word or the end may start), so punctuation never repeats. ``unspaced``
+    (Chinese) lets any word follow without a separator (调到26度).
     """
     automaton = TextAutomaton()
     ready = [automaton.add_state() for _ in range(graph.num_states)]
     after = [automaton.add_state() for _ in range(graph.num_states)]
     automaton.add_arc(automaton.start, None, ready[graph.start])
+    initial = _epsilon_reachable(graph, graph.start)
     automaton.finals.update(ready[final] for final in graph.finals)
     for state in range(graph.num_states):
         automaton.add_arc(after[state], None, ready[state])
@@ -75,14 +79,28 @@ def spell_graph(graph: "WordGraph") -> TextAutomaton:
                 continue
             dst = after[arc.next]
             word_start = automaton.add_state()
-            automaton.add_arc(src, None, word_start)
             automaton.add_arc(src, ord(" "), word_start)
+            if unspaced or is_cjk(word) or state in initial:
+                # CJK needs no separator (the parser splits it per character); the first word none either.
+                automaton.add_arc(src, None, word_start)
             if not is_cjk(word):
                 automaton.add_arc(src, ord("-"), word_start)
             _spell_word(automaton, word_start, word, dst)
             for symbol in WRITTEN_SYMBOLS.get(word, ()):
                 automaton.add_bytes(src, symbol.encode("utf-8"), dst)
     return automaton
+
+
+def _epsilon_reachable(graph: "WordGraph", start: int) -> set[int]:
+    """Graph states reachable from ``start`` without a word."""
+    seen = {start}
+    stack = [start]
+    while stack:
+        for arc in graph.arcs[stack.pop()]:
+            if arc.word is None and arc.next not in seen:
+                seen.add(arc.next)
+                stack.append(arc.next)
+    return seen
 
 
 def normalize_written(text: str) -> str:

@@ -28,7 +28,8 @@ def is_whisper_model_dir(model_dir: Path) -> bool:
 
 @dataclass(frozen=True)
 class Encoded:
-    """Encoder output of one utterance: cross-attention keys and values (layers, 1, positions, width)."""
+    """Encoder output of one utterance: cross-attention keys (layers, heads, head width, positions) and values
+    (layers, heads, positions, head width)."""
 
     keys: np.ndarray
     values: np.ndarray
@@ -62,8 +63,8 @@ class WhisperModel:
         if self.mel_filters.ndim != 2 or self.mel_filters.shape[0] != self.num_mels:
             raise ModelLoadError(f"{filters_path}: shape {self.mel_filters.shape}, expected ({self.num_mels}, 201)")
         self.vocabulary = WhisperVocabulary.from_file(self.model_dir / "vocabulary.txt")
-        self._encoder = create_session(self.model_dir / "encoder.onnx", "whisper", num_threads)
-        self._decoder = create_session(self.model_dir / "decoder.onnx", "whisper", num_threads)
+        self._encoder = create_session(self.model_dir / "encoder.onnx", "whisper", num_threads, spinning=False)
+        self._decoder = create_session(self.model_dir / "decoder.onnx", "whisper", num_threads, spinning=False)
         self._check_io()
         self.encoder_seconds = 0.0  # for benchmarks
         self.decoder_calls = 0

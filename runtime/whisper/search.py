@@ -13,6 +13,7 @@ from runtime.whisper.model import Encoded, WhisperModel
 DEFAULT_BEAM = 4
 #: Hypotheses more than this many nats behind the best are dropped.
 SCORE_BEAM = 12.0
+TOKENS_PER_SECOND = 10
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,10 @@ class _Row:
     score: float
     states: frozenset | None  # None for the free row
     language: str
+
+
+def _ends_sentence(token_bytes: bytes) -> bool:
+    return token_bytes.rstrip().endswith((b".", b"?", b"!", "。".encode(), "？".encode(), "！".encode()))
 
 
 def _prompt(model: WhisperModel, language_token: int) -> list[int]:
@@ -120,6 +125,9 @@ def constrained_decode(
     finished: list[_Row] = []
     eot = vocab.eot
     text_limit = vocab.num_text_tokens
+    # Nobody says more than ~10 tokens a second (Mandarin's multi-byte characters included): a cap that ends
+    # hopeless searches on out-of-grammar speech early.
+    max_tokens = min(max_tokens, 12 + encoded.num_frames * TOKENS_PER_SECOND // 100)
     for _ in range(max_tokens):
         candidates: list[tuple[float, int, int, frozenset | None]] = []  # (score, row, token, states)
         next_rows: list[_Row] = []
@@ -160,9 +168,11 @@ def constrained_decode(
                                   states, parent.language))
             parents.append(index)
         if not any(row.states is not None for row in next_rows) and automata:
-            # Only the free row is left: it goes on just far enough to be compared with the best sentence.
+            # Only the free row is left: it goes on to the end of its first sentence that is at least as long as
+            # the best grammar sentence (the not-recognized transcript), not into Whisper's repetitions.
             wanted = len(best_finished.tokens) if best_finished is not None else 0
-            keep = [i for i, row in enumerate(next_rows) if len(row.tokens) < wanted]
+            keep = [i for i, row in enumerate(next_rows)
+                    if len(row.tokens) <= wanted or not _ends_sentence(vocab.bytes_of(row.tokens[-1]))]
             next_rows = [next_rows[i] for i in keep]
             parents = [parents[i] for i in keep]
         if not next_rows or offset + 1 >= model.max_text_positions:
