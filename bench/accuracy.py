@@ -311,6 +311,25 @@ def plot(summary: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+RECORD_FIELDS = ("uid", "voice", "text", "correct", "fits", "intent", "slots", "margin", "free", "proc_s", "audio_s")
+
+
+def records_json(results: dict) -> str:
+    """Every utterance's result as JSON, {engine: {in|oog: {condition: [record, ...]}}}, one record per line."""
+    parts = []
+    for key, res in results.items():
+        sets = []
+        for name in ("in", "oog"):
+            conds = []
+            for cond, data in res.get(name, {}).items():
+                lines = ",\n".join("     " + json.dumps({f: r.get(f) for f in RECORD_FIELDS}, ensure_ascii=False)
+                                   for r in data["records"])
+                conds.append(f'    {json.dumps(cond)}: [\n{lines}]')
+            sets.append(f'   "{name}": {{\n' + ",\n".join(conds) + "}")
+        parts.append(f"  {json.dumps(key)}: {{\n" + ",\n".join(sets) + "}")
+    return "{\n" + ",\n".join(parts) + "}"
+
+
 def model_name(model_dir: Path) -> str:
     """Short name of a model directory for the tables ("whisper-base", "default")."""
     return Path(model_dir).resolve().name
@@ -415,12 +434,11 @@ def main(argv: list[str] | None = None) -> None:
                "models": {k: {"model": v.get("model"), "kind": v.get("kind", "pocketsphinx")} for k, v in results.items()},
                "conditions": [str(c) for c in conditions], "corpus": str(args.corpus),
                "limit": args.limit, "oog_limit": args.oog_limit, "ps_limit": args.ps_limit}
+        text = json.dumps(doc, indent=1, ensure_ascii=False)
         if args.records:
-            keep = ("uid", "voice", "text", "correct", "fits", "intent", "slots", "margin", "free", "proc_s", "audio_s")
-            doc["records"] = {k: {s: {c: [{f: r.get(f) for f in keep} for r in d["records"]] for c, d in v[s].items()}
-                                  for s in ("in", "oog")} for k, v in results.items()}
+            text = text[:-2] + ',\n "records": ' + records_json(results) + "\n}"
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(doc, indent=1, ensure_ascii=False))
+        args.json.write_text(text + "\n", encoding="utf-8")
     if args.plot:
         plot(summary, args.plot)
 
