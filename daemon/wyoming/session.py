@@ -16,6 +16,22 @@ class AudioTooLong(Exception):
     """More audio than the per-connection limit allows."""
 
 
+def _malloc_trim() -> Callable[[], object]:
+    """glibc's ``malloc_trim(0)`` (hands freed heap pages back to the kernel), or a no-op elsewhere."""
+    try:
+        import ctypes
+
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return lambda: None
+    return lambda: trim(0)
+
+
+# Heap pages freed by finished transcriptions go back every this many sessions: without it the worker threads'
+# malloc arenas keep growing by fragmentation (issue 11: RSS after 1,000 sessions within 5 MB of after 10).
+_TRIM_EVERY = 20
+
+
 class SessionPool:
     """Recognizer sessions kept for reuse (reset between utterances), so a busy server does not rebuild them."""
 
@@ -25,6 +41,8 @@ class SessionPool:
         self._max_idle = max_idle
         self._lock = threading.Lock()
         self.created = 0
+        self.released = 0
+        self._trim = _malloc_trim()
 
     def acquire(self) -> RecognizerSessionLike:
         """An idle session, or a new one."""
@@ -40,6 +58,10 @@ class SessionPool:
         with self._lock:
             if len(self._idle) < self._max_idle:
                 self._idle.append(session)
+            self.released += 1
+            trim = self.released % _TRIM_EVERY == 0
+        if trim:
+            self._trim()
 
 
 @dataclass(frozen=True)
