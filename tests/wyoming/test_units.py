@@ -6,6 +6,7 @@ import asyncio
 
 import numpy as np
 import pytest
+import yaml
 
 from daemon.commands.grammar_from_ha import Home, convert
 from daemon.errors import ConfigError
@@ -112,3 +113,18 @@ def test_convert_keeps_blocks_whose_lists_and_domains_exist():
     assert out.common["expansion_rules"] == {"area": "[<the>] {area}", "the": "the"}
     with pytest.raises(ConfigError):
         convert(ha, home, ["HassNoSuchIntent"], "en")
+
+
+def test_the_guide_s_examples_load():
+    import re
+
+    from daemon.config import config_from_dict
+    from tests.wyoming.helpers import REPO
+
+    text = (REPO / "docs" / "home-assistant.md").read_text(encoding="utf-8")
+    section = text[text.index("## 4. Wyoming"):]
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", section, flags=re.S)]
+    home = next(b for b in blocks if "areas" in b)
+    assert Home.from_dict(home).domains == {"light", "scene"}
+    config = next(b for b in blocks if "wyoming" in b)
+    assert config_from_dict(config).wyoming.enabled
