@@ -315,7 +315,8 @@ def write_grammar(conversion: Conversion, output: Path, attribution: str) -> lis
     import yaml
 
     output.mkdir(parents=True, exist_ok=True)
-    header = "".join(f"# {line}\n" for line in textwrap.wrap(attribution, 110)) + "# Generated file: edit the home file and re-run instead.\n\n"
+    lines = textwrap.wrap(attribution, 110, break_on_hyphens=False, break_long_words=False)
+    header = "".join(f"# {line}\n" for line in lines) + "# Generated file: edit the home file and re-run instead.\n\n"
     written = []
     docs = {"_common.yaml": conversion.common, **{f"{name}.yaml": doc for name, doc in conversion.intents.items()}}
     for filename, doc in docs.items():
