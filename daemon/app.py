@@ -387,8 +387,11 @@ class Daemon:
 
     def _start_wyoming(self) -> Any:
         """The Wyoming server beside the microphone, on the same recognizer and grammar (its own thread)."""
-        from daemon.wyoming.server import WyomingServer, WyomingService
-
+        try:
+            from daemon.wyoming.server import WyomingServer, WyomingService
+        except ImportError as exc:
+            raise ConfigError(f"wyoming.enabled: needs PyPI {exc.name or 'wyoming'}: "
+                              "pip install 'voicecmd[wyoming]'") from None
         server = WyomingServer(self.config.wyoming, self._recognizer, self.grammars.current,  # type: ignore[arg-type]
                                site_id=self.config.service.site_id, model_name=self._model_name,
                                on_event=self._on_wyoming_event)
