@@ -69,6 +69,9 @@ class VadConfig:
     silence_below_peak_db: Optional[float] = _spec(40.0, lo=10.0, hi=90.0)
     max_utterance_s: float = _spec(8.0, lo=1.0, hi=10.0)
     model_endpoint: bool = True  # let WeNet's endpoint rules end an utterance too
+    # Decode in the background once this much trailing silence has passed (models that decode at the end,
+    # i.e. Whisper): the intent is ready when trailing_silence_ms is reached. 0 disables the look-ahead.
+    lookahead_after_ms: int = _spec(150, lo=0, hi=5000)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import numpy as np
 from daemon.config import VadConfig
 from daemon.events import IntentEvent, NotRecognizedEvent, TokenInfo, UtteranceEvent
 from daemon.mqtt.language import utterance_language
+from daemon.speculation import SpeculativeDecoder
 from daemon.vad import UtteranceAudio, UtteranceEnd, UtteranceStart, VadSegmenter
 
 _LOGGER = logging.getLogger(__name__)
@@ -113,6 +114,8 @@ class CommandPipeline:
         self._clock = clock
         self._segmenter = VadSegmenter(vad_config, detector)
         self._session = recognizer.create_session()
+        self._lookahead = SpeculativeDecoder(decode_utterance, vad_config.lookahead_after_ms)
+        self._lookahead_speech_end = -1
         self._muted = False
         self._active = False  # an utterance is being fed to the session
         self._anchor_sample = 0  # absolute sample index whose wall-clock time is _anchor_time
@@ -148,6 +151,7 @@ class CommandPipeline:
             self.stats.dropped_muted_blocks += 1
             if self._active:
                 self._session.reset()
+                self._lookahead.discard()
                 _LOGGER.info("muted: utterance in progress dropped")
             self._segmenter.reset()
             self._active = False
@@ -168,6 +172,7 @@ class CommandPipeline:
             elif isinstance(event, UtteranceAudio):
                 self._session.accept_waveform(event.audio)
                 self._check_model_endpoint(out)
+                self._look_ahead()
             elif isinstance(event, UtteranceEnd):
                 self._active = False
                 result = self._finish(event)
@@ -179,6 +184,7 @@ class CommandPipeline:
         """Forget any utterance in progress (after a crash in the pipeline thread)."""
         self._segmenter.reset()
         self._session.reset()
+        self._lookahead.discard()
         self._active = False
 
     def flush(self) -> list[UtteranceEvent]:
@@ -201,6 +207,17 @@ class CommandPipeline:
                 if result is not None:
                     out.append(result)
 
+    def _look_ahead(self) -> None:
+        """Start decoding during the trailing silence; forget that work when speech resumes."""
+        segmenter = self._segmenter
+        if not self._active or not segmenter.in_utterance:
+            return
+        if segmenter.silence_ms == 0 or segmenter.speech_end_sample != self._lookahead_speech_end:
+            self._lookahead.discard()
+            self._lookahead_speech_end = segmenter.speech_end_sample
+        if segmenter.silence_ms > 0:
+            self._lookahead.maybe_start(self._session, self._grammar(), segmenter.silence_ms)
+
     def _time_of(self, sample: int) -> float:
         return self._anchor_time - (self._anchor_sample - sample) / SAMPLE_RATE
 
@@ -208,6 +225,7 @@ class CommandPipeline:
         stats = self.stats
         stats.endpoint_reasons[end.reason] = stats.endpoint_reasons.get(end.reason, 0) + 1
         if end.too_short:
+            self._lookahead.discard()
             stats.too_short += 1
             self._session.reset()
             _LOGGER.debug("utterance dropped: %d ms of speech is below the minimum", end.speech_ms)
@@ -216,7 +234,12 @@ class CommandPipeline:
         t0 = time.perf_counter()
         try:
             active = self._grammar()
-            result, decoded = decode_utterance(self._session, active)
+            ahead = None
+            if end.reason == "silence" and end.speech_end_sample == self._lookahead_speech_end:
+                ahead = self._lookahead.take(active)
+            else:
+                self._lookahead.discard()
+            result, decoded = ahead if ahead is not None else decode_utterance(self._session, active)
         finally:
             self._session.reset()
         stats.last_decode_ms = (time.perf_counter() - t0) * 1000.0

@@ -90,6 +90,16 @@ class VadSegmenter:
         return self._frame
 
     @property
+    def speech_end_sample(self) -> int:
+        """Sample index just after the current utterance's last speech frame."""
+        return self._speech_end
+
+    @property
+    def silence_ms(self) -> int:
+        """Milliseconds of non-speech since the utterance's last speech frame (0 outside an utterance)."""
+        return self._silence_run * self.config.frame_ms if self.in_utterance else 0
+
+    @property
     def samples_seen(self) -> int:
         """Samples consumed into complete frames so far."""
         return self._sample

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from daemon.grammar.decode import GrammarResult
-from daemon.grammar.surface import normalize_written, written_automata
+from daemon.grammar.surface import WrittenGrammar, written_grammar
 from daemon.grammar.words import contains_cjk
 from runtime.whisper.search import DEFAULT_BEAM, constrained_decode
 
@@ -39,9 +39,12 @@ class WhisperGrammarDecoder:
     reject_threshold: float = DEFAULT_WHISPER_THRESHOLD
     beam: int = DEFAULT_BEAM
     automata: dict = field(init=False, repr=False)
+    written: WrittenGrammar = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        automata = written_automata(self.grammar)
+        written = written_grammar(self.grammar)
+        object.__setattr__(self, "written", written)
+        automata = written.automata
         vocabulary = self.model.vocabulary
         usable = {}
         for language, automaton in automata.items():
@@ -83,7 +86,7 @@ class WhisperGrammarDecoder:
             reason = f"margin {search.margin:.3f} is below the threshold {self.reject_threshold:.3f}"
             return GrammarResult(False, None, {}, {}, "", free_text, confidence, search.margin, (), reason,
                                  language=language)
-        match = self.grammar.parse(normalize_written(search.text))
+        match = self.grammar.parse(self.written.to_parser_text(search.text))
         if match is None:  # the automaton and the parser disagree: say so rather than guess
             _LOGGER.error("decoded %r but the grammar does not parse it", search.text)
             return GrammarResult(False, None, {}, {}, "", free_text, confidence, search.margin, tokens,

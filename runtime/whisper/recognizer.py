@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -86,25 +85,21 @@ class WhisperRecognizer:
 
 
 class WhisperSession:
-    """One audio stream: samples are kept while the utterance lasts; ``prepare`` may encode ahead of the end."""
+    """One audio stream: samples are kept while the utterance lasts and encoded at the end (or on a snapshot)."""
 
     def __init__(self, recognizer: WhisperRecognizer) -> None:
         self.recognizer = recognizer
         self._chunks: list[np.ndarray] = []
         self._num_samples = 0
         self._finalized = False
-        self._prepared: tuple[int, Encoded] | None = None
-        self._lock = threading.Lock()
         self.feature_seconds = 0.0
         self.search_seconds = 0.0
 
     def reset(self, keep_features: bool = False) -> None:
         """Forget the utterance."""
-        with self._lock:
-            self._chunks = []
-            self._num_samples = 0
-            self._finalized = False
-            self._prepared = None
+        self._chunks = []
+        self._num_samples = 0
+        self._finalized = False
 
     def accept_waveform(self, samples: np.ndarray) -> None:
         """Add int16 samples (16 kHz mono)."""
@@ -143,29 +138,23 @@ class WhisperSession:
         self.feature_seconds += time.perf_counter() - start
         return model.encode(mel)
 
-    def prepare(self) -> None:
-        """Encode the audio so far now (e.g. while trailing silence is still being confirmed); ``finalize`` reuses
-        it when nothing was added since."""
+    def snapshot(self) -> "WhisperSession":
+        """An independent session holding a copy of the audio so far (to decode ahead in another thread)."""
+        copy = WhisperSession(self.recognizer)
         audio = self._audio()
-        if len(audio) == 0:
-            return
-        encoded = self._encode(audio)
-        with self._lock:
-            if self._num_samples == len(audio):
-                self._prepared = (len(audio), encoded)
+        if len(audio):
+            copy._chunks = [audio.copy()]
+            copy._num_samples = len(audio)
+        return copy
 
     def partial_result(self) -> WhisperResult:
         """Nothing is decoded before the end of the utterance: an empty result."""
         return WhisperResult(self.recognizer, None, self._num_samples)
 
     def finalize(self) -> WhisperResult:
-        """Encode the whole utterance (or reuse ``prepare``'s work); decoding happens in the grammar decoder."""
+        """Encode the whole utterance; decoding happens in the grammar decoder."""
         self._finalized = True
         audio = self._audio()
         if len(audio) < SAMPLE_RATE // 10:
             return WhisperResult(self.recognizer, None, len(audio))
-        with self._lock:
-            prepared = self._prepared
-        if prepared is not None and prepared[0] == len(audio):
-            return WhisperResult(self.recognizer, prepared[1], len(audio))
         return WhisperResult(self.recognizer, self._encode(audio), len(audio))

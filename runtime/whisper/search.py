@@ -33,15 +33,22 @@ class ConstrainedResult:
     language: str | None
     text: str
     tokens: tuple[int, ...]
-    token_logprobs: tuple[float, ...]
-    score: float  # log-probability of the text tokens and the end of text (language token excluded)
+    token_logprobs: tuple[float, ...]  # of the text tokens and the end of text
+    score: float  # their sum
     free: FreeResult
-    margin: float  # mean constrained minus mean free token log-prob over as many tokens; -inf when nothing fits
+    margin: float  # (grammar - free) log-likelihood per grammar token (see constrained_decode); -inf: nothing fits
+    no_speech_prob: float = 0.0  # Whisper's <|nocaptions|> probability at the first position
 
     @property
     def accepted(self) -> bool:
         """True when some allowed sentence was found."""
         return math.isfinite(self.margin)
+
+    @property
+    def mean_logprob(self) -> float:
+        """Mean log-prob of the sentence's text tokens (-inf when nothing fits)."""
+        text = self.token_logprobs[:-1]
+        return sum(text) / len(text) if text else -math.inf
 
 
 @dataclass
@@ -53,42 +60,56 @@ class _Row:
     language: str
 
 
+@dataclass(frozen=True)
+class _FirstPosition:
+    """Log-probs after <|startoftranscript|>: language identification and the no-speech probability."""
+
+    logprobs: np.ndarray | None  # None on an English-only model
+
+    def language_logprob(self, vocab, language: str) -> float:
+        if self.logprobs is None:
+            return 0.0
+        token = vocab.language_token(language)
+        return float(self.logprobs[token]) if token is not None else -math.inf
+
+    def best_language(self, vocab) -> str:
+        if self.logprobs is None:
+            return "en"
+        codes = {tok[2:-2]: i for tok, i in vocab.special.items()
+                 if 2 <= len(tok) - 4 <= 3 and tok[2:-2].isalpha() and tok[2:-2].islower()}
+        return max(codes, key=lambda code: self.logprobs[codes[code]])
+
+    @property
+    def no_speech_prob(self) -> float:
+        return self._no_speech
+
+    _no_speech: float = 0.0
+
+
+def _first_position(model: WhisperModel, encoded: Encoded) -> _FirstPosition:
+    vocab = model.vocabulary
+    empty = model.empty_cache(1)
+    logprobs, _, _ = model.decode(np.array([[vocab.sot]]), 0, empty, empty, encoded)
+    no_speech = vocab.no_speech
+    probability = float(np.exp(logprobs[0, no_speech])) if no_speech is not None else 0.0
+    return _FirstPosition(logprobs[0] if vocab.multilingual else None, probability)
+
+
 def _ends_sentence(token_bytes: bytes) -> bool:
     return token_bytes.rstrip().endswith((b".", b"?", b"!", "。".encode(), "？".encode(), "！".encode()))
 
 
-def _prompt(model: WhisperModel, language_token: int) -> list[int]:
+def _prompt(model: WhisperModel, language: str) -> list[int]:
     vocab = model.vocabulary
     if vocab.multilingual:
-        return [vocab.sot, language_token, vocab.transcribe, vocab.no_timestamps]
+        return [vocab.sot, vocab.language_token(language) or vocab.language_token("en"), vocab.transcribe,
+                vocab.no_timestamps]
     return [vocab.sot, vocab.no_timestamps]
-
-
-def language_logprobs(model: WhisperModel, encoded: Encoded, languages: list[str]) -> dict[str, float]:
-    """log P(<|language|> | audio) of each language (0 for all on an English-only model)."""
-    vocab = model.vocabulary
-    if not vocab.multilingual:
-        return {lang: 0.0 for lang in languages}
-    empty = model.empty_cache(1)
-    logprobs, _, _ = model.decode(np.array([[vocab.sot]]), 0, empty, empty, encoded)
-    return {lang: float(logprobs[0, vocab.language_token(lang)]) for lang in languages}
 
 
 def free_decode(model: WhisperModel, encoded: Encoded, language: str | None = None, max_tokens: int = 96) -> FreeResult:
     """Greedy unconstrained transcript (the language detected when none is given)."""
     return constrained_decode(model, encoded, {}, free_language=language, max_tokens=max_tokens).free
-
-
-def _best_language(model: WhisperModel, encoded: Encoded) -> tuple[str, float]:
-    vocab = model.vocabulary
-    if not vocab.multilingual:
-        return "en", 0.0
-    empty = model.empty_cache(1)
-    logprobs, _, _ = model.decode(np.array([[vocab.sot]]), 0, empty, empty, encoded)
-    codes = [(tok[2:-2], i) for tok, i in vocab.special.items() if 2 <= len(tok) - 4 <= 3 and tok[2:-2].isalpha()
-             and tok[2:-2].islower()]
-    code, index = max(codes, key=lambda item: logprobs[0, item[1]])
-    return code, float(logprobs[0, index])
 
 
 def constrained_decode(
@@ -101,26 +122,26 @@ def constrained_decode(
 ) -> ConstrainedResult:
     """Best sentence of ``automata`` (one per language) for the audio, plus the free greedy transcript.
 
-    All hypotheses advance one token per decoder call, batched with the free row; a hypothesis ends with
-    <|endoftext|> where its automaton accepts. The search stops when no open hypothesis can beat the best
-    finished one (log-probabilities only fall).
+    Whisper's own beam search, restricted to what the automata allow: every open hypothesis proposes its
+    allowed tokens (and <|endoftext|> where its automaton may end); the ``beam`` best proposals go on, chosen
+    ends are collected until ``beam`` sentences have ended, and the winner is the best mean token log-prob
+    (Whisper's length normalisation, so a sentence is not cut short for being cheaper). The free greedy row
+    rides in the same batch.
     """
     vocab = model.vocabulary
     trie = vocab.trie()
-    lang_scores = language_logprobs(model, encoded, list(automata)) if automata else {}
+    first = _first_position(model, encoded)
+    lang_scores = {lang: first.language_logprob(vocab, lang) for lang in automata}
     if free_language is None:
-        if lang_scores:
-            free_language = max(lang_scores, key=lang_scores.get)
-        else:
-            free_language = _best_language(model, encoded)[0]
+        free_language = max(lang_scores, key=lang_scores.get) if lang_scores else first.best_language(vocab)
     rows = [_Row([], [], 0.0, None, free_language)]
     for language, automaton in automata.items():
-        rows.append(_Row([], [], lang_scores[language], automaton.start_states(), language))
-    prompts = [_prompt(model, vocab.language_token(row.language) or vocab.sot) for row in rows]
-    prompt_len = len(prompts[0])
+        rows.append(_Row([], [], 0.0, automaton.start_states(), language))
+    prompts = [_prompt(model, row.language) for row in rows]
+    width = len(prompts[0])
     empty = model.empty_cache(len(rows))
     logprobs, keys, values = model.decode(np.array(prompts), 0, empty, empty, encoded)
-    offset = prompt_len
+    offset = width
     free_done: _Row | None = None
     finished: list[_Row] = []
     eot = vocab.eot
@@ -128,9 +149,10 @@ def constrained_decode(
     # Nobody says more than ~10 tokens a second (Mandarin's multi-byte characters included): a cap that ends
     # hopeless searches on out-of-grammar speech early.
     max_tokens = min(max_tokens, 12 + encoded.num_frames * TOKENS_PER_SECOND // 100)
+    next_rows: list[_Row] = []
     for _ in range(max_tokens):
-        candidates: list[tuple[float, int, int, frozenset | None]] = []  # (score, row, token, states)
-        next_rows: list[_Row] = []
+        candidates: list[tuple[float, int, int, frozenset | None]] = []  # (score, row, token or -1 = end, states)
+        next_rows = []
         parents: list[int] = []
         for index, row in enumerate(rows):
             lp = logprobs[index]
@@ -146,8 +168,7 @@ def constrained_decode(
                 continue
             choices = automata[row.language].choices(row.states, trie)
             if choices.can_end:
-                value = float(lp[eot])
-                finished.append(_Row(row.tokens, row.logprobs + [value], row.score + value, row.states, row.language))
+                candidates.append((row.score + float(lp[eot]), index, -1, row.states))
             if len(choices.token_ids):
                 scores = lp[choices.token_ids] + row.score
                 keep = min(beam, len(scores))
@@ -155,21 +176,26 @@ def constrained_decode(
                 for position in best:
                     candidates.append((float(scores[position]), index, int(choices.token_ids[position]),
                                        choices.next_states[position]))
-        best_finished = max(finished, key=lambda row: row.score, default=None)
-        floor = best_finished.score if best_finished is not None else -math.inf
         candidates.sort(key=lambda item: -item[0])
-        if candidates:
-            floor = max(floor, candidates[0][0] - SCORE_BEAM)
+        floor = candidates[0][0] - SCORE_BEAM if candidates else 0.0
         for score, index, token, states in candidates[:beam]:
-            if score <= floor:
+            if score < floor:
                 break
             parent = rows[index]
-            next_rows.append(_Row(parent.tokens + [token], parent.logprobs + [float(logprobs[index, token])], score,
-                                  states, parent.language))
+            value = float(logprobs[index, eot if token < 0 else token])
+            if token < 0:
+                finished.append(_Row(parent.tokens, parent.logprobs + [value], score, states, parent.language))
+                continue
+            next_rows.append(_Row(parent.tokens + [token], parent.logprobs + [value], score, states, parent.language))
             parents.append(index)
-        if not any(row.states is not None for row in next_rows) and automata:
+        if len(finished) >= beam:  # enough sentences have ended: only the free row goes on
+            keep = [i for i, row in enumerate(next_rows) if row.states is None]
+            next_rows = [next_rows[i] for i in keep]
+            parents = [parents[i] for i in keep]
+        if automata and not any(row.states is not None for row in next_rows):
             # Only the free row is left: it goes on to the end of its first sentence that is at least as long as
             # the best grammar sentence (the not-recognized transcript), not into Whisper's repetitions.
+            best_finished = _best(finished)
             wanted = len(best_finished.tokens) if best_finished is not None else 0
             keep = [i for i, row in enumerate(next_rows)
                     if len(row.tokens) <= wanted or not _ends_sentence(vocab.bytes_of(row.tokens[-1]))]
@@ -182,24 +208,25 @@ def constrained_decode(
         tokens = np.array([[row.tokens[-1]] for row in rows])
         logprobs, keys, values = model.decode(tokens, offset, keys[:, parent_index], values[:, parent_index], encoded)
         offset += 1
-    else:
-        rows = []
     if free_done is None:
-        free_done = next((row for row in rows if row.states is None), None)
-        for row in next_rows:
-            if row.states is None:
-                free_done = row
+        free_done = next((row for row in next_rows if row.states is None), None) or \
+            next((row for row in rows if row.states is None), None)
     free_source = free_done or _Row([], [], 0.0, None, free_language)
     free_tokens = [t for t in free_source.tokens if t < text_limit]
     free = FreeResult(free_source.language, tuple(free_tokens), tuple(free_source.logprobs[: len(free_tokens)]),
                       vocab.text_of(free_tokens))
-    if not finished:
-        return ConstrainedResult(None, "", (), (), -math.inf, free, -math.inf)
-    best = max(finished, key=lambda row: row.score)
+    best = _best(finished)
+    if best is None:
+        return ConstrainedResult(None, "", (), (), -math.inf, free, -math.inf, first.no_speech_prob)
     text_logprobs = best.logprobs[:-1]  # without the end of text
-    count = max(1, min(len(text_logprobs), len(free.logprobs)) if free.logprobs else len(text_logprobs))
-    own = sum(text_logprobs) / max(1, len(text_logprobs))
-    reference = sum(free.logprobs[:count]) / count if free.logprobs else own
-    score = best.score - lang_scores.get(best.language, 0.0)
+    count = len(text_logprobs)
+    # Log-likelihood ratio of the grammar sentence to the free transcript, per grammar token; the free side over
+    # no more tokens than the sentence has (speech beyond the sentence shows in the end-of-text probability).
+    margin = (sum(text_logprobs) - sum(free.logprobs[:count])) / max(1, count)
     return ConstrainedResult(best.language, vocab.text_of(best.tokens), tuple(best.tokens), tuple(best.logprobs),
-                             score, free, own - reference)
+                             best.score, free, margin, first.no_speech_prob)
+
+
+def _best(finished: list[_Row]) -> "_Row | None":
+    """The ended hypothesis with the best mean log-prob per token (end of text included)."""
+    return max(finished, key=lambda row: row.score / max(1, len(row.logprobs)), default=None)

@@ -47,6 +47,7 @@ class WhisperVocabulary:
         except KeyError as exc:
             raise ModelLoadError(f"{source}: special token {exc.args[0]} is missing; not a Whisper vocabulary") from None
         self.multilingual = "<|zh|>" in self.special
+        self.no_speech = self.special.get("<|nocaptions|>", self.special.get("<|nospeech|>"))
         self.num_text_tokens = self.eot  # text tokens come first, then <|endoftext|> and the specials
         try:
             self._bytes = [bytes(_BYTE_OF[ch] for ch in tok) for tok in tokens[: self.num_text_tokens]]

@@ -10,7 +10,7 @@ import pytest
 from daemon.audio.audiofile import read_audio
 from daemon.grammar import load_grammar
 from daemon.grammar.decoders import default_reject_threshold, make_grammar_decoder
-from daemon.grammar.surface import normalize_written, written_automata
+from daemon.grammar.surface import normalize_written, written_automata, written_grammar
 from runtime.recognizer import open_recognizer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -125,3 +125,31 @@ def test_real_coffee_order_is_not_a_home_command(recognizer, home_grammar) -> No
     result = _decode(recognizer, decoder, read_audio(clip))
     assert not result.recognized
     assert "whole milk" in result.free_text.lower()  # the full free transcript, not cut at the grammar sentence
+
+
+def test_only_the_first_word_may_go_without_a_separator() -> None:
+    """After an optional first word ("the"), the next word needs its space: "TheLeaving" would not parse."""
+    import yaml
+
+    grammar = load_grammar_text(yaml.safe_dump({"language": "en", "intents": {"Away": {"data": [
+        {"sentences": ["[the] leaving home mode"]}]}}}))
+    automaton = written_automata(grammar)["en"]
+    assert automaton.accepts(b" The leaving home mode.")
+    assert automaton.accepts(b"leaving home mode")
+    assert not automaton.accepts(b" TheLeaving home mode")
+
+
+def test_traditional_characters_are_read_back_as_the_grammars(home_grammar) -> None:
+    written = written_grammar(home_grammar)
+    assert written.automata["zh-cn"].accepts("打開客廳的燈".encode())
+    assert home_grammar.parse(written.to_parser_text("打開客廳的燈。")).intent == "HassTurnOn"
+
+
+def load_grammar_text(text: str):
+    """A grammar from YAML text (written to a temporary file)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "g.yaml"
+        path.write_text(text, encoding="utf-8")
+        return load_grammar([path])

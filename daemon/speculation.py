@@ -1,0 +1,76 @@
+"""Decode an utterance while its trailing silence is still being confirmed, so the intent is ready at the endpoint."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+from typing import Any, Callable, Optional
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class SpeculativeDecoder:
+    """One look-ahead decode at a time on a named worker thread.
+
+    When the speech has been followed by ``after_ms`` of silence, ``maybe_start`` decodes a snapshot of the
+    session (audio so far) in the background; if the silence lasts until the endpoint, ``take`` hands over that
+    result instead of decoding again. Speech that resumes (``discard``) makes the look-ahead void. Only sessions
+    with ``snapshot()`` (Whisper, which decodes at the end) take part; streaming CTC sessions need none.
+    """
+
+    def __init__(self, decode: Callable[[Any, Any], tuple[Any, Any]], after_ms: int) -> None:
+        self._decode = decode
+        self.after_ms = after_ms
+        self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        self._future: Optional[concurrent.futures.Future] = None
+        self._active: Any = None
+        self._lock = threading.Lock()
+        self.started = 0
+        self.used = 0
+        self.discarded = 0
+
+    def maybe_start(self, session: Any, active: Any, silence_ms: int) -> None:
+        """Start a look-ahead once per silence run, when enabled and the session can be snapshotted."""
+        if self.after_ms <= 0 or self._future is not None or silence_ms < self.after_ms:
+            return
+        snapshot = getattr(session, "snapshot", None)
+        if snapshot is None:
+            return
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="speculative-decode")
+        copy = snapshot()
+        self._active = active
+        self._future = self._executor.submit(self._decode, copy, active)
+        self.started += 1
+
+    def discard(self) -> None:
+        """Speech resumed (or the utterance was dropped): forget the look-ahead."""
+        if self._future is not None:
+            self._future = None
+            self._active = None
+            self.discarded += 1
+
+    def take(self, active: Any, timeout_s: float = 10.0) -> Optional[tuple[Any, Any]]:
+        """The look-ahead's (result, decoded) when it was made with the same grammar and succeeded; else None."""
+        future, made_with = self._future, self._active
+        self._future = None
+        self._active = None
+        if future is None:
+            return None
+        if made_with is not active:  # the grammar was reloaded meanwhile
+            self.discarded += 1
+            return None
+        try:
+            outcome = future.result(timeout=timeout_s)
+        except Exception:  # the normal decode runs instead and reports its own error, if any
+            _LOGGER.warning("look-ahead decode failed; decoding again at the endpoint", exc_info=True)
+            return None
+        self.used += 1
+        return outcome
+
+    def close(self) -> None:
+        """Stop the worker thread (a running decode finishes in the background)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
