@@ -49,13 +49,13 @@ class ServerStats:
 
 
 def wyoming_languages(languages: Any) -> list[str]:
-    """Grammar languages as Wyoming/HA language codes (zh-cn -> zh-CN; zh and en stay)."""
+    """Grammar languages as Wyoming/HA language codes, regional ones also by their base language so that any
+    pipeline language of that family matches (zh-cn -> zh-CN, zh; en stays en)."""
     out: list[str] = []
     for lang in languages or ():
         base, _, region = str(lang).partition("-")
-        code = f"{base.lower()}-{region.upper()}" if region else base.lower()
-        if code not in out:
-            out.append(code)
+        codes = [f"{base.lower()}-{region.upper()}", base.lower()] if region else [base.lower()]
+        out.extend(code for code in codes if code not in out)
     return out or ["en"]
 
 
