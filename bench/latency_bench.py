@@ -256,7 +256,7 @@ except ImportError:
 def rss():
     return int([l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1]) / 1024
 before = rss()
-r = runtime.recognizer.Recognizer(sys.argv[1])
+r = runtime.recognizer.open_recognizer(sys.argv[1])
 s = r.create_session()
 s.accept_waveform(np.zeros(3 * 16000, np.int16)); s.finalize(); s.reset()
 print(rss() - before)

@@ -1,4 +1,4 @@
-"""Run a benchmark script from bench/ (latency, idle, runtime, search, grammar, accuracy) and print its figures."""
+"""Run a benchmark script from bench/ (latency, idle, runtime, search, grammar, accuracy, ...) and print its figures."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "runtime": ("runtime_bench.py", []),
     "search": ("search_bench.py", []),
     "grammar": ("grammar_bench.py", []),
-    "accuracy": ("accuracy.py", []),
+    "accuracy": ("real_speech.py", []),  # real human speech (the shared dev set), pocketsphinx beside
+    "accuracy-synthetic": ("accuracy.py", []),  # the held-out synthetic corpus built by training/
     "wyoming": ("wyoming_bench.py", []),
 }
 
