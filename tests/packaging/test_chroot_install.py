@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Iterator
 import pytest
 
 from daemon import __version__
+from tests.packaging.conftest import CPU_MODEL, DEMO_DIR, DEMO_INTENTS, WENET_MODEL
 from tests.packaging.debroot import REPO_ROOT, OverlayRoot, cached_root, run
 from tests.packaging.test_unit_file import MAX_EXPOSURE, parse_exposure
 
@@ -19,7 +19,6 @@ pytestmark = pytest.mark.slow
 
 INSIDE_DEB = "/var/tmp/voicecmd.deb"
 INSIDE_WAV = "/srv/voicecmd-test/en_command.wav"
-INSIDE_FALLBACK_MODEL = "/srv/voicecmd-test/model"
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +36,6 @@ def root(deb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[O
         print(f"\npackaging: {deb_path.name}: {deb_path.stat().st_size / 1e6:.1f} MB .deb, "
               f"{int(size) / 1024:.1f} MB installed; apt-get install (with dependencies) took {seconds:.1f} s")
         yield overlay
-
-
-@pytest.fixture(scope="module")
-def model_arg(root: OverlayRoot, checkout_model_dir: tuple[Path, bool]) -> list[str]:
-    """--model for the CLI: none when the package bundles the project's model, else a copy of the fixture model."""
-    model_dir, bundled = checkout_model_dir
-    if bundled:
-        return []
-    shutil.copytree(model_dir, root.path / INSIDE_FALLBACK_MODEL.lstrip("/"), dirs_exist_ok=True)
-    return ["--model", INSIDE_FALLBACK_MODEL]
 
 
 def test_installed_and_private(root: OverlayRoot) -> None:
@@ -105,22 +94,46 @@ def test_check_grammar_on_shipped_grammars(root: OverlayRoot, language: str) -> 
     assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1].startswith("ok:"), proc.stdout + proc.stderr
 
 
-def test_recognize_matches_checkout(root: OverlayRoot, english_wav: Path, model_arg: list[str],
-                                    checkout_model_dir: tuple[Path, bool]) -> None:
-    """`voicecmd recognize` from the installed files gives the checkout's answer for a synthesized command."""
-    root.put(english_wav, INSIDE_WAV)
-    installed = root.chroot("voicecmd", "recognize", *model_arg, "--grammar", "/etc/voicecmd/grammars/en",
-                            INSIDE_WAV, check=False)
+def recognize_pair(root: OverlayRoot, inside: list[str], host: list[Path], model: list[str],
+                   host_model: Path) -> list[tuple[dict, dict]]:
+    """(installed, checkout) results of `voicecmd recognize` on the same audio: the installed wrapper in the root
+    with ``model`` (none: the installed default), the checkout with ``host_model``; both with the shipped grammars."""
+    started = time.monotonic()
+    installed = root.chroot("voicecmd", "recognize", *model, "--grammar", "/etc/voicecmd/grammars", *inside,
+                            check=False)
+    seconds = time.monotonic() - started
     assert installed.returncode == 0, installed.stderr
-    got = json.loads(installed.stdout.strip().splitlines()[-1])
-    model_dir, _ = checkout_model_dir
-    reference = run([sys.executable, "-m", "daemon", "recognize", "--model", str(model_dir), "--grammar",
-                     str(REPO_ROOT / "grammars" / "en"), str(english_wav)], cwd=REPO_ROOT)
-    want = json.loads(reference.stdout.strip().splitlines()[-1])
-    print(f"packaging: installed recognize: {got}")
-    assert got["file"] == INSIDE_WAV
-    for key in ("recognized", "intent", "slots", "text"):
-        assert got[key] == want[key], (key, got, want)
+    reference = run([sys.executable, "-m", "daemon", "recognize", "--model", str(host_model), "--grammar",
+                     str(REPO_ROOT / "grammars"), *map(str, host)], cwd=REPO_ROOT)
+    got = [json.loads(line) for line in installed.stdout.strip().splitlines()]
+    want = [json.loads(line) for line in reference.stdout.strip().splitlines()]
+    print(f"packaging: installed recognize {' '.join(model) or '(default model)'} on {len(inside)} files took "
+          f"{seconds:.1f} s: {got}")
+    assert [g["file"] for g in got] == inside
+    for g, w in zip(got, want):
+        for key in ("recognized", "intent", "slots", "text"):
+            assert g[key] == w[key], (key, g, w)
+    return list(zip(got, want))
+
+
+def test_recognize_demo_with_installed_default_whisper(root: OverlayRoot) -> None:
+    """`voicecmd recognize` without --model runs the installed Whisper base: the demo commands (English, Mandarin)
+    give their intents, the demo non-command is rejected, all as the checkout's models/whisper-base decides."""
+    names = [*DEMO_INTENTS, "en_not_a_command.wav"]
+    results = recognize_pair(root, [f"{DEMO_DIR}/{name}" for name in names],
+                             [REPO_ROOT / "demo" / "audio" / name for name in names], [], CPU_MODEL[0])
+    for name, (got, _) in zip(names, results):
+        if name in DEMO_INTENTS:
+            assert got["recognized"] and (got["intent"], got["slots"]) == DEMO_INTENTS[name], got
+        else:
+            assert not got["recognized"] and got["intent"] is None, got
+
+
+def test_recognize_with_installed_wenet_model(root: OverlayRoot, english_wav: Path) -> None:
+    """The installed WeNet model (the BPU default, here on the CPU) gives the checkout's answer for a synthesized
+    command."""
+    root.put(english_wav, INSIDE_WAV)
+    recognize_pair(root, [INSIDE_WAV], [english_wav], ["--model", WENET_MODEL[1]], WENET_MODEL[0])
 
 
 def test_check_config_as_service_user(root: OverlayRoot) -> None:

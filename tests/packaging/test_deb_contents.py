@@ -1,18 +1,22 @@
-"""The built .deb: lintian-clean of errors, private layout, conffiles, model/demo/grammars, vendored natives, Depends."""
+"""The built .deb: lintian-clean, private layout, conffiles, both models/demo/grammars, vendored natives, size."""
 
 from __future__ import annotations
 
+import ast
 import filecmp
+import sys
 from pathlib import Path
 
 import pytest
 
+from tests.packaging.conftest import BUNDLED_MODELS
 from tests.packaging.debroot import REPO_ROOT, run
 
 pytestmark = pytest.mark.slow
 
 SYSTEM_DEPENDS = {"python3-numpy", "python3-yaml", "python3-paho-mqtt", "python3-pyaudio", "python3-systemd",
                   "python3-sentencepiece", "adduser"}
+MAX_DEB_BYTES = 120 * 10**6  # issue 10's budget for the .deb
 
 
 @pytest.fixture(scope="module")
@@ -98,13 +102,57 @@ def test_conffiles_unit_and_maintainer_scripts(unpacked: Path) -> None:
     assert (unpacked / "usr/share/man/man1/voicecmd.1.gz").is_file()
 
 
-def test_ships_the_project_model(unpacked: Path) -> None:
-    """Every file of models/default is in /usr/share/voicecmd/model (fails until the project's model exists)."""
-    source = REPO_ROOT / "models" / "default"
-    assert (source / "units.txt").is_file(), "models/default is missing (model helper M ships it)"
+@pytest.mark.parametrize(("source", "installed"), BUNDLED_MODELS, ids=["whisper-base", "wenet"])
+def test_ships_both_models(unpacked: Path, source: Path, installed: str) -> None:
+    """Every file of models/whisper-base is in /usr/share/voicecmd/model and of models/default in model-wenet."""
     files = sorted(p.relative_to(source) for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    shipped = unpacked / "usr" / "share" / "voicecmd" / "model"
+    assert files, f"{source} is empty"
+    shipped = unpacked / installed.lstrip("/")
     assert sorted(p.relative_to(shipped) for p in shipped.rglob("*") if p.is_file()) == files
+    for name in files:
+        assert filecmp.cmp(source / name, shipped / name, shallow=False), name
+
+
+def test_installed_models_are_the_defaults(unpacked: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """daemon.paths finds Whisper for the CPU backends and the WeNet model for the BPU ones in the package's layout."""
+    from daemon import paths
+
+    monkeypatch.delenv("VOICECMD_MODEL_DIR", raising=False)
+    monkeypatch.setattr(paths, "INSTALLED_SHARE", unpacked / paths.INSTALLED_SHARE.relative_to("/"))
+    cpu, wenet = (unpacked / installed.lstrip("/") for _, installed in BUNDLED_MODELS)
+    assert paths.default_model_dir() == paths.default_model_dir("onnx") == cpu
+    assert (cpu / "whisper.json").is_file()
+    assert paths.default_model_dir("bpu") == paths.default_wenet_model_dir() == wenet
+    assert (wenet / "units.txt").is_file()
+
+
+def test_deb_within_size_budget(deb_path: Path) -> None:
+    """The .deb with both models and two vendored onnxruntime copies stays within issue 10's 120 MB."""
+    size = deb_path.stat().st_size
+    print(f"packaging: {deb_path.name}: {size} bytes ({size / 1e6:.1f} MB)")
+    assert size <= MAX_DEB_BYTES
+
+
+def imported_top_level(path: Path) -> set[str]:
+    """Top-level names of the absolute imports of one Python file."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_whisper_path_needs_only_numpy_and_onnxruntime(unpacked: Path) -> None:
+    """The shipped Whisper code imports nothing beyond the standard library, numpy (Depends) and the vendored
+    onnxruntime."""
+    private = unpacked / "usr" / "lib" / "voicecmd"
+    files = [*(private / "runtime" / "whisper").glob("*.py"), private / "runtime" / "features" / "whisper_mel.py",
+             private / "daemon" / "grammar" / "whisper_decode.py"]
+    assert all(f.is_file() for f in files), files
+    third_party = set().union(*(imported_top_level(f) for f in files)) - set(sys.stdlib_module_names)
+    assert third_party <= {"daemon", "runtime", "numpy", "onnxruntime"}, third_party
 
 
 def test_ships_the_demo_audio(unpacked: Path) -> None:
