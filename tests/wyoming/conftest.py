@@ -17,11 +17,12 @@ except ImportError:  # pragma: no cover - a venv without the extra
 
 @pytest.fixture(scope="session")
 def recognizer():
-    """The bundled model (as ``voicecmd run`` loads it)."""
+    """The project's streaming WeNet model (the test clips were recorded for it; the X3's BPU default), loaded as
+    ``voicecmd run`` loads a model. test_default_recognizer.py covers whatever model the CPU default is."""
     from daemon.app import build_recognizer
-    from daemon.config import DaemonConfig
+    from daemon.config import DaemonConfig, ModelConfig
 
-    return build_recognizer(DaemonConfig())
+    return build_recognizer(DaemonConfig(model=ModelConfig(dir=paths.default_wenet_model_dir())))
 
 
 def _grammar(recognizer, grammar_paths):

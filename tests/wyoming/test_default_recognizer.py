@@ -1,4 +1,5 @@
-"""The Wyoming server on the streaming WeNet model (the X3's BPU default), whose encoder runs while audio arrives."""
+"""The Wyoming server on the CPU's default recognizer (Whisper base today; the other tests use the streaming
+WeNet model): the same seam, so the same transcripts for clear commands."""
 
 from __future__ import annotations
 
@@ -7,16 +8,16 @@ import asyncio
 import pytest
 
 from daemon import paths
-from tests.wyoming.helpers import DEMO, MODEL_AUDIO, Pcm, running_server, transcribe, uri_of
+from tests.wyoming.helpers import DEMO, Pcm, running_server, transcribe, uri_of
 
 
 @pytest.fixture(scope="module")
-def wenet_server():
+def default_server():
     from daemon.app import build_recognizer, make_grammar_builder
-    from daemon.config import DaemonConfig, ModelConfig
+    from daemon.config import DaemonConfig
     from daemon.service.grammars import GrammarManager
 
-    recognizer = build_recognizer(DaemonConfig(model=ModelConfig(dir=paths.default_wenet_model_dir())))
+    recognizer = build_recognizer(DaemonConfig())
     grammars = GrammarManager((paths.default_grammar_dir(),), make_grammar_builder(recognizer, None), watch=False)
     grammars.load_initial()
     with running_server(recognizer, grammars.current) as server:
@@ -26,9 +27,8 @@ def wenet_server():
 @pytest.mark.parametrize("wav,text", [
     (DEMO / "en_turn_on_kitchen_light.wav", "turn on the kitchen light"),
     (DEMO / "zh_turn_on_living_room_light.wav", "打开客厅的灯"),
-    (MODEL_AUDIO / "zh_cmd_02.wav", "关闭一下厨房的风扇"),
     (DEMO / "en_not_a_command.wav", ""),
 ])
-def test_wenet_transcripts(wenet_server, wav, text):
-    answer, _ = asyncio.run(transcribe(uri_of(wenet_server), Pcm.of(wav), 20))
+def test_default_recognizer_transcripts(default_server, wav, text):
+    answer, _ = asyncio.run(transcribe(uri_of(default_server), Pcm.of(wav), 40))
     assert answer.data["text"] == text
