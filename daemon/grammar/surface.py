@@ -134,6 +134,7 @@ def spell_graph(graph: "WordGraph", unspaced: bool = False, variants: dict | Non
             _word_arcs(automaton, ready[state], arc.word, after[arc.next], unspaced, variants)
             if state in opening:
                 _word_arcs(automaton, opening[state], arc.word, after[arc.next], True, variants)
+    automaton.freeze()
     return automaton
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from daemon.grammar.decode import GrammarResult
 from daemon.grammar.surface import WrittenGrammar, written_grammar
 from daemon.grammar.words import contains_cjk
+from daemon.service.memory import release_freed_memory
 from runtime.whisper.search import DEFAULT_BEAM, constrained_decode
 
 _LOGGER = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class WhisperGrammarDecoder:
         if not usable:
             _LOGGER.warning("the grammar has no sentence the model can write: every utterance will be rejected")
         object.__setattr__(self, "automata", usable)
+        release_freed_memory()
 
     @property
     def unknown_words(self) -> tuple[str, ...]:

@@ -23,7 +23,7 @@ def import_onnxruntime(backend: str) -> Any:
         ) from None
 
 
-def create_session(path: Path, backend: str, num_threads: int = 1, spinning: bool = True) -> Any:
+def create_session(path: Path, backend: str, num_threads: int = 1, spinning: bool = True, prepack: bool = True) -> Any:
     """An InferenceSession on ``path`` (sequential, ``num_threads`` intra-op threads); ModelLoadError if unusable.
 
     ``spinning=False`` stops idle intra-op threads from busy-waiting: several times faster when other processes
@@ -38,6 +38,8 @@ def create_session(path: Path, backend: str, num_threads: int = 1, spinning: boo
     options.log_severity_level = 3
     if not spinning:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if not prepack:
+        options.add_session_config_entry("session.disable_prepacking", "1")
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf/... types

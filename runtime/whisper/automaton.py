@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 
 import numpy as np
 
-from runtime.whisper.tokens import TrieNode
+from runtime.whisper.tokens import TokenTrie
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,12 @@ class TextAutomaton:
     """
 
     def __init__(self) -> None:
-        self._arcs: list[dict[int, list[int]]] = []
-        self._epsilon: list[list[int]] = []
+        # Flat tables rather than a dict per state: grammars of 10^5 states stay a few MB.
+        self._targets: dict[int, list[int]] = {}  # state << 8 | byte -> next states
+        self._bytes: dict[int, bytearray] = {}  # state -> bytes it has arcs on
+        self._epsilon: dict[int, list[int]] = {}  # state -> epsilon successors
+        self._num_states = 0
+        self._frozen: tuple | None = None
         self.finals: set[int] = set()
         self.start = self.add_state()
         self._closures: dict[int, frozenset] = {}
@@ -38,20 +43,66 @@ class TextAutomaton:
     @property
     def num_states(self) -> int:
         """States so far."""
-        return len(self._arcs)
+        return self._num_states
 
     def add_state(self) -> int:
         """A new state's number."""
-        self._arcs.append({})
-        self._epsilon.append([])
-        return len(self._arcs) - 1
+        self._num_states += 1
+        return self._num_states - 1
 
     def add_arc(self, src: int, byte: int | None, dst: int) -> None:
         """An arc on one byte (None = epsilon)."""
         if byte is None:
-            self._epsilon[src].append(dst)
+            self._epsilon.setdefault(src, []).append(dst)
+            return
+        key = src << 8 | byte
+        targets = self._targets.get(key)
+        if targets is None:
+            self._targets[key] = [dst]
+            self._bytes.setdefault(src, bytearray()).append(byte)
         else:
-            self._arcs[src].setdefault(byte, []).append(dst)
+            targets.append(dst)
+
+    def freeze(self) -> None:
+        """Pack the arcs into flat arrays (a few bytes per arc); no arcs can be added afterwards."""
+        if self._targets is None:
+            return
+        count = self._num_states
+        arc_offsets = array("i", bytes(4 * (count + 1)))
+        arc_bytes = bytearray()
+        arc_targets = array("i")
+        for key in sorted(self._targets):
+            for target in self._targets[key]:
+                arc_bytes.append(key & 0xFF)
+                arc_targets.append(target)
+                arc_offsets[(key >> 8) + 1] += 1
+        eps_offsets = array("i", bytes(4 * (count + 1)))
+        eps_targets = array("i")
+        for state in sorted(self._epsilon):
+            eps_targets.extend(self._epsilon[state])
+            eps_offsets[state + 1] = len(self._epsilon[state])
+        for index in range(count):
+            arc_offsets[index + 1] += arc_offsets[index]
+            eps_offsets[index + 1] += eps_offsets[index]
+        self._frozen = (arc_offsets, bytes(arc_bytes), arc_targets, eps_offsets, eps_targets)
+        self._targets = self._bytes = self._epsilon = None
+
+    def _successors(self, state: int) -> "list[int] | tuple":
+        if self._frozen is None:
+            return self._epsilon.get(state, ())
+        _, _, _, offsets, targets = self._frozen
+        return targets[offsets[state]:offsets[state + 1]]
+
+    def _arcs_of(self, state: int):
+        """(byte, target) pairs leaving ``state``."""
+        if self._frozen is None:
+            for byte in self._bytes.get(state, ()):
+                for target in self._targets[state << 8 | byte]:
+                    yield byte, target
+            return
+        offsets, arc_bytes, targets, _, _ = self._frozen
+        for index in range(offsets[state], offsets[state + 1]):
+            yield arc_bytes[index], targets[index]
 
     def add_bytes(self, src: int, data: bytes, dst: int) -> None:
         """A chain of arcs spelling ``data`` from src to dst (epsilon when empty)."""
@@ -73,7 +124,7 @@ class TextAutomaton:
                 seen = {state}
                 stack = [state]
                 while stack:
-                    for nxt in self._epsilon[stack.pop()]:
+                    for nxt in self._successors(stack.pop()):
                         if nxt not in seen:
                             seen.add(nxt)
                             stack.append(nxt)
@@ -94,8 +145,8 @@ class TextAutomaton:
         if steps is None:
             targets: dict[int, list[int]] = {}
             for state in states:
-                for byte, dsts in self._arcs[state].items():
-                    targets.setdefault(byte, []).extend(dsts)
+                for byte, target in self._arcs_of(state):
+                    targets.setdefault(byte, []).append(target)
             steps = self._steps[states] = {byte: self.closure(dsts) for byte, dsts in targets.items()}
         return steps
 
@@ -108,25 +159,27 @@ class TextAutomaton:
                 return False
         return self.is_final(states)
 
-    def choices(self, states: frozenset, trie: TrieNode) -> TokenChoices:
+    def choices(self, states: frozenset, trie: TokenTrie) -> TokenChoices:
         """Tokens of the trie whose bytes the automaton can read from ``states`` (cached per state set)."""
         cached = self._choices.get(states)
         if cached is not None:
             return cached
         ids: list[int] = []
         nexts: list[frozenset] = []
-        stack = [(trie, states)]
+        edges, token_at, inner = trie.edges, trie.token, trie.inner
+        stack = [(0, states)]
         while stack:
             node, current = stack.pop()
-            children = node.children
+            base = node << 8
             for byte, following in self._byte_steps(current).items():
-                child = children.get(byte)
+                child = edges.get(base | byte)
                 if child is None:
                     continue
-                if child.token >= 0:
-                    ids.append(child.token)
+                token = token_at[child]
+                if token >= 0:
+                    ids.append(token)
                     nexts.append(following)
-                if child.children:
+                if inner[child]:
                     stack.append((child, following))
         cached = TokenChoices(np.array(ids, dtype=np.int64), tuple(nexts), self.is_final(states))
         self._choices[states] = cached

@@ -63,7 +63,10 @@ class WhisperModel:
         if self.mel_filters.ndim != 2 or self.mel_filters.shape[0] != self.num_mels:
             raise ModelLoadError(f"{filters_path}: shape {self.mel_filters.shape}, expected ({self.num_mels}, 201)")
         self.vocabulary = WhisperVocabulary.from_file(self.model_dir / "vocabulary.txt")
-        self._encoder = create_session(self.model_dir / "encoder.onnx", "whisper", num_threads, spinning=False)
+        # The encoder runs once per utterance: its weights unpacked (no prepacked copy) save ~40 MB at no
+        # measurable cost; the decoder runs per token and needs its prepacked int8 weights (3x faster).
+        self._encoder = create_session(self.model_dir / "encoder.onnx", "whisper", num_threads, spinning=False,
+                                       prepack=False)
         self._decoder = create_session(self.model_dir / "decoder.onnx", "whisper", num_threads, spinning=False)
         self._check_io()
         self.encoder_seconds = 0.0  # for benchmarks

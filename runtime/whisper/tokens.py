@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from runtime.errors import ModelLoadError
@@ -25,12 +24,26 @@ def _byte_alphabet() -> dict[str, int]:
 _BYTE_OF = _byte_alphabet()
 
 
-@dataclass
-class TrieNode:
-    """One byte-trie node: children by byte, the token ending here (-1 if none)."""
+class TokenTrie:
+    """Byte trie of the text tokens in flat tables (one dict of edges, not a dict per node): node 0 is the root."""
 
-    children: dict = field(default_factory=dict)
-    token: int = -1
+    def __init__(self, token_bytes: list[bytes]) -> None:
+        self.edges: dict[int, int] = {}  # node << 8 | byte -> child node
+        self.token: list[int] = [-1]  # node -> the token ending there, -1 if none
+        self.inner = bytearray(1)  # node -> 1 when it has children
+        edges, token, inner = self.edges, self.token, self.inner
+        for token_id, data in enumerate(token_bytes):
+            node = 0
+            for byte in data:
+                key = node << 8 | byte
+                child = edges.get(key)
+                if child is None:
+                    child = edges[key] = len(token)
+                    token.append(-1)
+                    inner.append(0)
+                    inner[node] = 1
+                node = child
+            token[node] = token_id
 
 
 class WhisperVocabulary:
@@ -53,7 +66,7 @@ class WhisperVocabulary:
             self._bytes = [bytes(_BYTE_OF[ch] for ch in tok) for tok in tokens[: self.num_text_tokens]]
         except KeyError as exc:
             raise ModelLoadError(f"{source}: token with character {exc.args[0]!r} is not byte-level BPE") from None
-        self._trie: TrieNode | None = None
+        self._trie: TokenTrie | None = None
 
     @classmethod
     def from_file(cls, path: Path) -> "WhisperVocabulary":
@@ -84,17 +97,8 @@ class WhisperVocabulary:
         """Decoded text of a token sequence (special tokens dropped, broken UTF-8 replaced)."""
         return b"".join(self.bytes_of(t) for t in tokens).decode("utf-8", "replace")
 
-    def trie(self) -> TrieNode:
+    def trie(self) -> TokenTrie:
         """Byte trie of every text token (built on first use)."""
         if self._trie is None:
-            root = TrieNode()
-            for token, data in enumerate(self._bytes):
-                node = root
-                for byte in data:
-                    child = node.children.get(byte)
-                    if child is None:
-                        child = node.children[byte] = TrieNode()
-                    node = child
-                node.token = token
-            self._trie = root
+            self._trie = TokenTrie(self._bytes)
         return self._trie
