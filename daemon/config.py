@@ -131,6 +131,7 @@ class WyomingConfig:
     idle_timeout_s: float = _spec(60.0, lo=1.0, hi=86400.0)  # a connection silent this long is closed
     max_event_bytes: int = _spec(1048576, lo=4096, hi=67108864)  # largest event payload (audio chunk) accepted
     workers: int = _spec(2, lo=1, hi=64)  # threads running recognition for all connections
+    lookahead_after_ms: int = _spec(300, lo=0, hi=5000)  # Whisper: decode after this much trailing silence (0 = off)
     publish_intents: bool = True  # transcriptions also go out on MQTT (intent / not_recognized) like any other
 
     def __post_init__(self) -> None:

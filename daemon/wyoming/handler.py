@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
@@ -140,8 +141,9 @@ class WyomingHandler(AsyncEventHandler):
         ctx = self.context
         try:
             session = await ctx.run_blocking(
-                TranscriptionSession, ctx.pool, data.get("rate"), data.get("width"), data.get("channels"),
-                ctx.config.max_audio_s)
+                functools.partial(TranscriptionSession, ctx.pool, data.get("rate"), data.get("width"),
+                                  data.get("channels"), ctx.config.max_audio_s,
+                                  lookahead_after_ms=ctx.config.lookahead_after_ms, grammar=ctx.grammar))
         except AudioFormatError as exc:
             raise ProtocolError("unsupported-audio", str(exc)) from None
         self.state.session = session
@@ -168,6 +170,7 @@ class WyomingHandler(AsyncEventHandler):
         ctx = self.context
         transcription = await ctx.run_blocking(session.finish, ctx.grammar(), ctx.site_id)
         ctx.stats.transcriptions += 1
+        ctx.stats.looked_ahead += int(session.looked_ahead)
         language = self.state.language or transcription.language
         self.state.transcribe_requested = False
         _LOGGER.info("%s: transcript %r (%.1f s of audio, decoded in %.1f ms)", self.peer, transcription.text,

@@ -46,6 +46,7 @@ class ServerStats:
     dropped: int = 0  # transcriptions abandoned by their client
     errors: int = 0  # connections closed with an error event
     refused: int = 0  # connections over max_connections
+    looked_ahead: int = 0  # transcripts decoded during the trailing silence (Whisper)
 
 
 def wyoming_languages(languages: Any) -> list[str]:

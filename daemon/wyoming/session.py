@@ -7,9 +7,19 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+import numpy as np
+
 from daemon.pipeline import ActiveGrammar, RecognizerLike, RecognizerSessionLike, decode_utterance, utterance_event
 from daemon.events import UtteranceEvent
-from daemon.wyoming.audio import PcmConverter
+from daemon.speculation import SpeculativeDecoder
+from daemon.wyoming.audio import SAMPLE_RATE, PcmConverter
+
+
+# Look-ahead for recognizers that decode at the end (Whisper's ``snapshot()``): a block counts as silence when its
+# RMS is this far below the loudest block so far (once speech was heard); after ``lookahead_after_ms`` of it the
+# audio so far is decoded while the client's VAD is still confirming the end (the pipeline's SpeculativeDecoder).
+_SILENCE_BELOW_PEAK = 10 ** (-35 / 20)
+_MIN_SPEECH_RMS = 300.0
 
 
 class AudioTooLong(Exception):
@@ -77,7 +87,8 @@ class Transcription:
 class TranscriptionSession:
     """Audio of one ``audio-start`` .. ``audio-stop``; every method runs on a worker thread, one call at a time."""
 
-    def __init__(self, pool: SessionPool, rate: int, width: int, channels: int, max_audio_s: float,
+    def __init__(self, pool: SessionPool, rate: int, width: int, channels: int, max_audio_s: float, *,
+                 lookahead_after_ms: int = 0, grammar: Optional[Callable[[], ActiveGrammar]] = None,
                  clock: Callable[[], float] = time.time) -> None:
         self._converter = PcmConverter(rate, width, channels)  # validates the format first
         self._pool = pool
@@ -85,6 +96,12 @@ class TranscriptionSession:
         self._max_audio_s = max_audio_s
         self._clock = clock
         self.start_time = clock()
+        self._grammar = grammar
+        self._lookahead: Optional[SpeculativeDecoder] = None
+        if grammar is not None and lookahead_after_ms > 0 and hasattr(self._session, "snapshot"):
+            self._lookahead = SpeculativeDecoder(decode_utterance, lookahead_after_ms)
+        self._peak_rms = 0.0
+        self._silence_ms = 0.0
 
     @property
     def seconds(self) -> float:
@@ -103,13 +120,32 @@ class TranscriptionSession:
             raise AudioTooLong(f"more than {self._max_audio_s:g} s of audio in one transcription")
         if len(samples) and self._session is not None:
             self._session.accept_waveform(samples)
+            if self._lookahead is not None:
+                self._track_silence(samples)
+
+    def _track_silence(self, samples: np.ndarray) -> None:
+        assert self._lookahead is not None and self._grammar is not None
+        rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+        self._peak_rms = max(self._peak_rms, rms)
+        if self._peak_rms < _MIN_SPEECH_RMS or rms >= self._peak_rms * _SILENCE_BELOW_PEAK:
+            self._silence_ms = 0.0
+            self._lookahead.discard()  # (still) speech: a decode made during a pause is void
+            return
+        self._silence_ms += len(samples) * 1000.0 / SAMPLE_RATE
+        self._lookahead.maybe_start(self._session, self._grammar(), int(self._silence_ms))
+
+    @property
+    def looked_ahead(self) -> bool:
+        """Whether the result came from a decode made during the trailing silence (never for streaming models)."""
+        return self._lookahead is not None and self._lookahead.used > 0
 
     def finish(self, active: ActiveGrammar, site_id: str) -> Transcription:
         """Decode with the grammar in force and give the session back to the pool."""
         assert self._session is not None, "finish() after close()"
         t0 = time.perf_counter()
         try:
-            result, decoded = decode_utterance(self._session, active)
+            ahead = self._lookahead.take(active) if self._lookahead is not None and self._silence_ms else None
+            result, decoded = ahead if ahead is not None else decode_utterance(self._session, active)
         finally:
             self.close()
         end_time = self._clock()
@@ -123,6 +159,9 @@ class TranscriptionSession:
     def close(self) -> None:
         """Give the recognizer session back (idempotent; a client that vanished mid-stream ends up here)."""
         session, self._session = self._session, None
+        if self._lookahead is not None:
+            self._lookahead.discard()
+            self._lookahead.close()
         if session is not None:
             self._pool.release(session)
 

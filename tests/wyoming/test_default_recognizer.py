@@ -32,3 +32,17 @@ def default_server():
 def test_default_recognizer_transcripts(default_server, wav, text):
     answer, _ = asyncio.run(transcribe(uri_of(default_server), Pcm.of(wav), 40))
     assert answer.data["text"] == text
+
+
+def test_a_decode_made_during_the_trailing_silence_is_used(default_server):
+    pool = default_server.context.pool
+    session = pool.acquire()
+    pool.release(session)
+    if not hasattr(session, "snapshot"):
+        pytest.skip("the default recognizer streams: nothing to decode ahead")
+    pcm = Pcm.of(DEMO / "en_turn_on_kitchen_light.wav")
+    pcm.audio += b"\x00\x00" * 16000  # one second of silence, as a client's VAD streams it before audio-stop
+    before = default_server.stats.looked_ahead
+    answer, _ = asyncio.run(transcribe(uri_of(default_server), pcm, 40, realtime=True))
+    assert answer.data["text"] == "turn on the kitchen light"
+    assert default_server.stats.looked_ahead == before + 1
