@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
 
 from daemon import __version__
+from tests.packaging.conftest import DEMO_INTENTS
 from tests.packaging.debroot import REPO_ROOT
 
 # A fresh machine debootstraps the arm64 root and its build dependencies under emulation (~10 min).
@@ -30,7 +32,13 @@ def test_arm64_deb_builds_installs_and_runs_under_emulation(tmp_path):
     assert "aarch64" in lines, "the smoke test did not run inside the arm64 root"
     assert f"voicecmd {__version__}" in lines
     assert any(line.startswith("numpy ") and "onnxruntime" in line for line in lines)
-    # `voicecmd transcribe` prints "<file>\t<text>" for the bundled demo recording.
+    # `voicecmd transcribe --model .../model-wenet` prints "<file>\t<text>" for the bundled demo recording.
     transcripts = [line.split("\t", 1) for line in lines if line.startswith("/usr/share/voicecmd/demo/")]
-    assert transcripts and transcripts[0][1].strip(), "the installed package did not transcribe the demo recording"
+    assert transcripts and transcripts[0][1].strip(), "the installed WeNet model did not transcribe the demo"
+    # `voicecmd recognize` with the installed default model (Whisper base) prints the demo's intent as JSON.
+    results = [json.loads(line) for line in lines if line.startswith('{"file": "/usr/share/voicecmd/demo/')]
+    assert results, "the installed default model did not recognize the demo recording"
+    intent, slots = DEMO_INTENTS["en_turn_on_kitchen_light.wav"]
+    assert results[0]["recognized"] and (results[0]["intent"], results[0]["slots"]) == (intent, slots), results
+    print(next(line for line in lines if "took" in line and "Whisper" in line))
     assert "smoke test passed" in proc.stdout
