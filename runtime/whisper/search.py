@@ -131,9 +131,10 @@ def constrained_decode(
     vocab = model.vocabulary
     trie = vocab.trie()
     first = _first_position(model, encoded)
-    lang_scores = {lang: first.language_logprob(vocab, lang) for lang in automata}
     if free_language is None:
-        free_language = max(lang_scores, key=lang_scores.get) if lang_scores else first.best_language(vocab)
+        # The free row speaks whatever language Whisper hears, not only the grammar's: Mandarin speech against
+        # an English grammar must not be compared with a forced English transcript.
+        free_language = first.best_language(vocab)
     rows = [_Row([], [], 0.0, None, free_language)]
     for language, automaton in automata.items():
         rows.append(_Row([], [], 0.0, automaton.start_states(), language))
