@@ -95,6 +95,14 @@ def _first_position(model: WhisperModel, encoded: Encoded) -> _FirstPosition:
     return _FirstPosition(logprobs[0] if vocab.multilingual else None, probability)
 
 
+_RESTART_TOKENS = 3
+
+
+def _restarts(tokens: list[int]) -> bool:
+    """True when the last few tokens repeat the transcript's first few (a restart, not speech)."""
+    return len(tokens) >= 2 * _RESTART_TOKENS and tokens[-_RESTART_TOKENS:] == tokens[:_RESTART_TOKENS]
+
+
 def _ends_sentence(token_bytes: bytes) -> bool:
     return token_bytes.rstrip().endswith((b".", b"?", b"!", "。".encode(), "？".encode(), "！".encode()))
 
@@ -162,6 +170,11 @@ def constrained_decode(
                 value = float(lp[token])
                 if token == eot:
                     free_done = _Row(row.tokens, row.logprobs + [value], row.score + value, None, row.language)
+                elif _restarts(row.tokens + [token]):
+                    # Whisper without its 30 s padding sometimes starts the utterance over: stop there.
+                    cut = len(row.tokens) + 1 - _RESTART_TOKENS
+                    free_done = _Row(row.tokens[:cut], row.logprobs[:cut], sum(row.logprobs[:cut]), None,
+                                     row.language)
                 else:
                     next_rows.append(_Row(row.tokens + [token], row.logprobs + [value], row.score + value, None,
                                           row.language))
@@ -199,7 +212,7 @@ def constrained_decode(
             best_finished = _best(finished)
             wanted = len(best_finished.tokens) if best_finished is not None else 0
             keep = [i for i, row in enumerate(next_rows)
-                    if len(row.tokens) <= wanted or not _ends_sentence(vocab.bytes_of(row.tokens[-1]))]
+                    if len(row.tokens) < wanted or not _ends_sentence(vocab.bytes_of(row.tokens[-1]))]
             next_rows = [next_rows[i] for i in keep]
             parents = [parents[i] for i in keep]
         if not next_rows or offset + 1 >= model.max_text_positions:
