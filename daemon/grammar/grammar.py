@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
@@ -13,6 +12,7 @@ from daemon.grammar.model import (
     ExpansionRule,
     GrammarProblem,
     IntentData,
+    IntentMatch,
     SlotList,
     SourcePosition,
 )
@@ -23,15 +23,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _LOGGER = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class IntentMatch:
-    """What a sentence means: intent name, slot values (list ``out``/numbers), spoken slot texts, spoken text."""
-
-    intent: str
-    slots: dict
-    raw_slots: dict
-    text: str
 
 
 class Grammar:

@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence as SequenceType
 
-from daemon.grammar.model import IntentData, RangeList, ValueList, WildcardList
+from daemon.grammar.model import IntentData, IntentMatch, RangeList, ValueList, WildcardList
 from daemon.grammar.numbers import is_chinese, number_variants
 from daemon.grammar.template import (
     Alternative,
@@ -24,7 +24,7 @@ from daemon.grammar.template import (
 from daemon.grammar.words import contains_cjk, join_words, split_words
 
 if TYPE_CHECKING:  # pragma: no cover
-    from daemon.grammar.grammar import Grammar, IntentMatch
+    from daemon.grammar.grammar import Grammar
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -115,8 +115,6 @@ class WordGraph:
     def interpret_positioned(self, words: list[str], chosen: list[tuple]) -> tuple:
         """(IntentMatch, context ok) from the spoken words and the outputs grouped by word position:
         ``chosen`` = [(position, outputs emitted before word ``position``), ...]."""
-        from daemon.grammar.grammar import IntentMatch
-
         intent = ""
         slots: dict = {}
         raw_slots: dict = {}

@@ -12,7 +12,8 @@ from daemon.grammar.numbers import is_chinese
 from daemon.grammar.words import PUNCTUATION_TO_SPACE, contains_cjk, has_unit_sign, split_words
 
 if TYPE_CHECKING:  # pragma: no cover
-    from daemon.grammar.grammar import Grammar, IntentMatch
+    from daemon.grammar.grammar import Grammar
+    from daemon.grammar.model import IntentMatch
 
 _LOGGER = logging.getLogger(__name__)
 

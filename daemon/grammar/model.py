@@ -9,6 +9,16 @@ from daemon.grammar.template import Expression
 
 
 @dataclass(frozen=True)
+class IntentMatch:
+    """What a sentence means: intent name, slot values (list ``out``/numbers), spoken slot texts, spoken text."""
+
+    intent: str
+    slots: dict
+    raw_slots: dict
+    text: str
+
+
+@dataclass(frozen=True)
 class SourcePosition:
     """Where something was written: ``file:line:column`` (1-based)."""
 
