@@ -147,35 +147,43 @@ def main(argv: Optional[list[str]] = None) -> int:
     clips = load_clips(args.tail_ms)
     proc, port = start_server(args)
     try:
-        asyncio.run(run_sessions(port, clips, 4, 1, realtime=False))  # warm-up
-        lat, _ = asyncio.run(run_sessions(port, clips, args.latency_sessions, args.concurrency, realtime=True))
-        ms = [x * 1000 for x in lat]
-        print(f"latency (audio-stop -> transcript, {len(ms)} sessions, {args.concurrency} real-time clients, "
-              f"{CHUNK_MS} ms chunks, {args.tail_ms} ms tail): p50 {percentile(ms, 50):.1f} ms, p95 {percentile(ms, 95):.1f} ms, "
-              f"max {max(ms):.1f} ms (target p95 <= 50 ms)", flush=True)
-        if args.throughput_seconds > 0:
-            start = time.perf_counter()
-            done, audio_s = asyncio.run(run_sessions(port, clips, 10 ** 9, args.concurrency, realtime=False,
-                                                     deadline=start + args.throughput_seconds))
-            elapsed = time.perf_counter() - start
-            print(f"throughput ({args.concurrency} unpaced clients, {args.workers} server workers, "
-                  f"{os.cpu_count()} CPUs): {len(done) / elapsed:.1f} sessions/s, "
-                  f"{audio_s / elapsed:.1f} s of audio per s", flush=True)
-        if args.rss_sessions > 0:
-            fresh, port_fresh = start_server(args)
-            try:
-                asyncio.run(run_sessions(port_fresh, clips, 10, args.concurrency, realtime=False))
-                after_10 = rss_mb(fresh.pid)
-                asyncio.run(run_sessions(port_fresh, clips, args.rss_sessions - 10, args.concurrency, realtime=False))
-                after_n = rss_mb(fresh.pid)
-            finally:
-                fresh.terminate()
-                fresh.wait(10)
-            print(f"rss: {after_10:.1f} MB after 10 sessions, {after_n:.1f} MB after {args.rss_sessions} "
-                  f"({after_n - after_10:+.1f} MB; target within 5 MB)", flush=True)
+        return measure(args, clips, port)
+    except (RuntimeError, OSError) as exc:
+        print(f"wyoming bench: {exc}", file=sys.stderr)
+        return 1
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def measure(args: argparse.Namespace, clips: list, port: int) -> int:
+    """Latency, throughput and RSS against the started server; one printed line each."""
+    asyncio.run(run_sessions(port, clips, 4, 1, realtime=False))  # warm-up
+    lat, _ = asyncio.run(run_sessions(port, clips, args.latency_sessions, args.concurrency, realtime=True))
+    ms = [x * 1000 for x in lat]
+    print(f"latency (audio-stop -> transcript, {len(ms)} sessions, {args.concurrency} real-time clients, "
+          f"{CHUNK_MS} ms chunks, {args.tail_ms} ms tail): p50 {percentile(ms, 50):.1f} ms, "
+          f"p95 {percentile(ms, 95):.1f} ms, max {max(ms):.1f} ms (target p95 <= 50 ms)", flush=True)
+    if args.throughput_seconds > 0:
+        start = time.perf_counter()
+        done, audio_s = asyncio.run(run_sessions(port, clips, 10 ** 9, args.concurrency, realtime=False,
+                                                 deadline=start + args.throughput_seconds))
+        elapsed = time.perf_counter() - start
+        print(f"throughput ({args.concurrency} unpaced clients, {args.workers} server workers, "
+              f"{os.cpu_count()} CPUs): {len(done) / elapsed:.1f} sessions/s, "
+              f"{audio_s / elapsed:.1f} s of audio per s", flush=True)
+    if args.rss_sessions > 0:
+        fresh, port_fresh = start_server(args)
+        try:
+            asyncio.run(run_sessions(port_fresh, clips, 10, args.concurrency, realtime=False))
+            after_10 = rss_mb(fresh.pid)
+            asyncio.run(run_sessions(port_fresh, clips, args.rss_sessions - 10, args.concurrency, realtime=False))
+            after_n = rss_mb(fresh.pid)
+        finally:
+            fresh.terminate()
+            fresh.wait(10)
+        print(f"rss: {after_10:.1f} MB after 10 sessions, {after_n:.1f} MB after {args.rss_sessions} "
+              f"({after_n - after_10:+.1f} MB; target within 5 MB)", flush=True)
     return 0
 
 
