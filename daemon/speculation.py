@@ -19,10 +19,13 @@ class SpeculativeDecoder:
     with ``snapshot()`` (Whisper, which decodes at the end) take part; streaming CTC sessions need none.
     """
 
-    def __init__(self, decode: Callable[[Any, Any], tuple[Any, Any]], after_ms: int) -> None:
+    def __init__(self, decode: Callable[[Any, Any], tuple[Any, Any]], after_ms: int,
+                 executor: Optional[concurrent.futures.Executor] = None) -> None:
         self._decode = decode
         self.after_ms = after_ms
-        self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        # A caller's executor (the Wyoming server's workers: no thread per utterance) is used and never shut down.
+        self._shared_executor = executor is not None
+        self._executor: Optional[concurrent.futures.Executor] = executor
         self._future: Optional[concurrent.futures.Future] = None
         self._active: Any = None
         self._lock = threading.Lock()
@@ -71,6 +74,6 @@ class SpeculativeDecoder:
 
     def close(self) -> None:
         """Stop the worker thread (a running decode finishes in the background)."""
-        if self._executor is not None:
+        if self._executor is not None and not self._shared_executor:
             self._executor.shutdown(wait=False)
             self._executor = None

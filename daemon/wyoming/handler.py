@@ -143,7 +143,8 @@ class WyomingHandler(AsyncEventHandler):
             session = await ctx.run_blocking(
                 functools.partial(TranscriptionSession, ctx.pool, data.get("rate"), data.get("width"),
                                   data.get("channels"), ctx.config.max_audio_s,
-                                  lookahead_after_ms=ctx.config.lookahead_after_ms, grammar=ctx.grammar))
+                                  lookahead_after_ms=ctx.config.lookahead_after_ms, grammar=ctx.grammar,
+                                  executor=ctx.lookahead_executor))
         except AudioFormatError as exc:
             raise ProtocolError("unsupported-audio", str(exc)) from None
         self.state.session = session

@@ -96,6 +96,9 @@ class ServerContext:
         self.pool = SessionPool(recognizer, max_idle=config.max_connections)
         self.limits = EventLimits(max_payload_bytes=config.max_event_bytes)
         self.executor = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="wyoming-worker")
+        # Look-ahead decodes get threads of their own: a worker finishing a transcription may wait for one, and
+        # fixed threads (not one per utterance) keep the heap from growing an arena per thread.
+        self.lookahead_executor = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="wyoming-ahead")
         self.stats = ServerStats()
         self._info: Optional[tuple[str, Event]] = None
 
@@ -188,6 +191,7 @@ class WyomingServer:
         if uri.scheme == "unix":
             Path(uri.path).unlink(missing_ok=True)
         self.context.executor.shutdown(wait=False)
+        self.context.lookahead_executor.shutdown(wait=False)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(self._tasks) >= self.config.max_connections:

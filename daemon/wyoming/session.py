@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -89,7 +90,7 @@ class TranscriptionSession:
 
     def __init__(self, pool: SessionPool, rate: int, width: int, channels: int, max_audio_s: float, *,
                  lookahead_after_ms: int = 0, grammar: Optional[Callable[[], ActiveGrammar]] = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 executor: Optional[Executor] = None, clock: Callable[[], float] = time.time) -> None:
         self._converter = PcmConverter(rate, width, channels)  # validates the format first
         self._pool = pool
         self._session: Optional[RecognizerSessionLike] = pool.acquire()
@@ -99,7 +100,7 @@ class TranscriptionSession:
         self._grammar = grammar
         self._lookahead: Optional[SpeculativeDecoder] = None
         if grammar is not None and lookahead_after_ms > 0 and hasattr(self._session, "snapshot"):
-            self._lookahead = SpeculativeDecoder(decode_utterance, lookahead_after_ms)
+            self._lookahead = SpeculativeDecoder(decode_utterance, lookahead_after_ms, executor)
         self._peak_rms = 0.0
         self._silence_ms = 0.0
 
