@@ -27,6 +27,8 @@ def default_model_dir(backend: str = "auto") -> Path:
     (``model-wenet`` or ``models/default``)."""
     if "VOICECMD_MODEL_DIR" in os.environ:
         return Path(os.environ["VOICECMD_MODEL_DIR"])
+    if backend == "bpu-onnx":  # the BPU-form export (4-D tensors) lives in the model's bpu/ directory
+        return default_wenet_model_dir() / "bpu"
     if backend in WENET_ONLY_BACKENDS:
         return default_wenet_model_dir()
     return _first_existing(INSTALLED_SHARE / "model", SOURCE_ROOT / "models" / "whisper-base")

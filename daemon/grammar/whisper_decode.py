@@ -86,9 +86,6 @@ class WhisperGrammarDecoder:
         mean_logprob = sum(text_logprobs) / len(text_logprobs)
         confidence = whisper_confidence(search.margin, mean_logprob)
         duration_ms = int(result.num_samples / 16)
-        vocabulary = self.model.vocabulary
-        tokens = tuple((vocabulary.text_of([tok]), 0, duration_ms, math.exp(lp))
-                       for tok, lp in zip(search.tokens, search.token_logprobs))
         language = _language_code(search.language, search.text)
         if search.no_speech_prob > NO_SPEECH_PROB and search.mean_logprob < NO_SPEECH_LOGPROB:
             reason = f"no speech (probability {search.no_speech_prob:.2f}, sentence log-prob {search.mean_logprob:.2f})"
@@ -101,7 +98,7 @@ class WhisperGrammarDecoder:
         match = self.grammar.parse(self.written.to_parser_text(search.text))
         if match is None:  # the automaton and the parser disagree: say so rather than guess
             _LOGGER.error("decoded %r but the grammar does not parse it", search.text)
-            return GrammarResult(False, None, {}, {}, "", free_text, confidence, search.margin, tokens,
+            return GrammarResult(False, None, {}, {}, "", free_text, confidence, search.margin, (),
                                  reason="decoded sentence could not be interpreted", language=language)
         return GrammarResult(
             recognized=True,
@@ -112,9 +109,22 @@ class WhisperGrammarDecoder:
             free_text=free_text,
             confidence=confidence,
             margin=search.margin,
-            tokens=tokens,
+            tokens=_word_tokens(match.text, confidence, duration_ms),
             language=language,
         )
+
+
+def _word_tokens(text: str, confidence: float, duration_ms: int) -> tuple:
+    """The sentence's words as (unit, start_ms, end_ms, confidence): ``▁word`` for English (a word start), one
+    unit per CJK character. Decoding runs without Whisper's timestamp tokens, so each word carries the span of the
+    whole utterance rather than a time of its own."""
+    units = []
+    for word in text.split():
+        if contains_cjk(word):
+            units.extend(word)
+        else:
+            units.append("\u2581" + word)
+    return tuple((unit, 0, duration_ms, confidence) for unit in units)
 
 
 def _language_code(grammar_language: str | None, text: str) -> str | None:

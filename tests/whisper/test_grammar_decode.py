@@ -95,6 +95,9 @@ def test_demo_commands(recognizer, home_grammar, name, intent, slots) -> None:
     assert (result.intent, result.slots) == (intent, slots)
     assert result.language == name[:2]
     assert 0.0 < result.confidence <= 1.0
+    # published tokens are the words of the sentence (one unit per CJK character, ▁ before an English word)
+    units = "".join(unit for unit, *_ in result.tokens).replace("\u2581", " ").split()
+    assert units == (result.text.split() if name.startswith("en") else list(result.text))
 
 
 def test_speech_that_is_no_command_is_rejected(recognizer, home_grammar) -> None:
