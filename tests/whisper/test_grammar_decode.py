@@ -96,7 +96,7 @@ def test_demo_commands(recognizer, home_grammar, name, intent, slots) -> None:
     assert result.language == name[:2]
     assert 0.0 < result.confidence <= 1.0
     # published tokens are the words of the sentence (one unit per CJK character, ▁ before an English word)
-    units = "".join(unit for unit, *_ in result.tokens).replace("\u2581", " ").split()
+    units = [unit.replace("\u2581", "") for unit, *_ in result.tokens]
     assert units == (result.text.split() if name.startswith("en") else list(result.text))
 
 
