@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import logging
 from dataclasses import dataclass
@@ -62,12 +63,18 @@ class WhisperModel:
             raise ModelLoadError(f"{filters_path}: not a readable .npy file ({exc})") from None
         if self.mel_filters.ndim != 2 or self.mel_filters.shape[0] != self.num_mels:
             raise ModelLoadError(f"{filters_path}: shape {self.mel_filters.shape}, expected ({self.num_mels}, 201)")
-        self.vocabulary = WhisperVocabulary.from_file(self.model_dir / "vocabulary.txt")
+        # Both sessions load in a helper thread (ONNX Runtime releases the GIL) while the vocabulary is read here.
         # The encoder runs once per utterance: its weights unpacked (no prepacked copy) save ~40 MB at no
         # measurable cost; the decoder runs per token and needs its prepacked int8 weights (3x faster).
-        self._encoder = create_session(self.model_dir / "encoder.onnx", "whisper", num_threads, spinning=False,
-                                       prepack=False)
-        self._decoder = create_session(self.model_dir / "decoder.onnx", "whisper", num_threads, spinning=False)
+        with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="whisper-load") as pool:
+            encoder = pool.submit(create_session, self.model_dir / "encoder.onnx", "whisper", num_threads,
+                                  spinning=False, prepack=False)
+            decoder = pool.submit(create_session, self.model_dir / "decoder.onnx", "whisper", num_threads,
+                                  spinning=False)
+            self.vocabulary = WhisperVocabulary.from_file(self.model_dir / "vocabulary.txt")
+            self.vocabulary.trie()
+            self._encoder = encoder.result()
+            self._decoder = decoder.result()
         self._check_io()
         self.encoder_seconds = 0.0  # for benchmarks
         self.decoder_calls = 0

@@ -65,7 +65,6 @@ class WhisperRecognizer:
     def __init__(self, model_dir: str | Path, num_threads: int = 1) -> None:
         self.model_dir = Path(model_dir)
         self.model = WhisperModel(self.model_dir, num_threads=num_threads)
-        self.model.vocabulary.trie()  # built now so the first utterance does not pay for it
         self.units = None
         self.beam_size = 1
 
