@@ -12,6 +12,7 @@ import numpy as np
 
 from daemon.pipeline import ActiveGrammar, RecognizerLike, RecognizerSessionLike, decode_utterance, utterance_event
 from daemon.events import UtteranceEvent
+from daemon.service.memory import release_freed_memory
 from daemon.speculation import SpeculativeDecoder
 from daemon.wyoming.audio import SAMPLE_RATE, PcmConverter
 
@@ -25,17 +26,6 @@ _MIN_SPEECH_RMS = 300.0
 
 class AudioTooLong(Exception):
     """More audio than the per-connection limit allows."""
-
-
-def _malloc_trim() -> Callable[[], object]:
-    """glibc's ``malloc_trim(0)`` (hands freed heap pages back to the kernel), or a no-op elsewhere."""
-    try:
-        import ctypes
-
-        trim = ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return lambda: None
-    return lambda: trim(0)
 
 
 # Heap pages freed by finished transcriptions go back every this many sessions: without it the worker threads'
@@ -53,7 +43,6 @@ class SessionPool:
         self._lock = threading.Lock()
         self.created = 0
         self.released = 0
-        self._trim = _malloc_trim()
 
     def acquire(self) -> RecognizerSessionLike:
         """An idle session, or a new one."""
@@ -72,7 +61,7 @@ class SessionPool:
             self.released += 1
             trim = self.released % _TRIM_EVERY == 0
         if trim:
-            self._trim()
+            release_freed_memory()
 
 
 @dataclass(frozen=True)
