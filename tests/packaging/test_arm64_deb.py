@@ -32,6 +32,8 @@ def test_arm64_deb_builds_installs_and_runs_under_emulation(tmp_path):
     assert "aarch64" in lines, "the smoke test did not run inside the arm64 root"
     assert f"voicecmd {__version__}" in lines
     assert any(line.startswith("numpy ") and "onnxruntime" in line for line in lines)
+    # The vendored opencc (aarch64 wheel) converts simplified 灯 to traditional 燈 in the arm64 root.
+    assert any(line.startswith("opencc ") and line.endswith(" s2t 燈") for line in lines), lines
     # `voicecmd transcribe --model .../model-wenet` prints "<file>\t<text>" for the bundled demo recording.
     transcripts = [line.split("\t", 1) for line in lines if line.startswith("/usr/share/voicecmd/demo/")]
     assert transcripts and transcripts[0][1].strip(), "the installed WeNet model did not transcribe the demo"

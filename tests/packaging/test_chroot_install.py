@@ -63,6 +63,21 @@ def test_vendored_modules_import(root: OverlayRoot) -> None:
     assert out.startswith("/usr/lib/python3/dist-packages/numpy/") and out.split()[1:] == ["1.20.1", "False"], out
 
 
+def test_installed_daemon_accepts_traditional_characters(root: OverlayRoot) -> None:
+    """The vendored opencc imports for the installed code (the wrapper's path) and converts 灯 -> 燈, and the installed
+    daemon.grammar.surface spells the shipped Mandarin grammar with traditional forms (燈 read back as 灯)."""
+    code = ("import sys; sys.path[0:0] = ['/usr/lib/voicecmd', '/usr/lib/voicecmd/vendor/python%d.%d' % "
+            "sys.version_info[:2]]; import opencc; from daemon.grammar.grammar import load_grammar; "
+            "from daemon.grammar.surface import written_grammar; "
+            "written = written_grammar(load_grammar('/etc/voicecmd/grammars/zh')); "
+            "print(opencc.__file__, opencc.OpenCC('s2t').convert('\u706f'), written.char_map.get('\u71c8'))")
+    proc = root.chroot("python3", "-c", code)
+    path, converted, read_back = proc.stdout.split()
+    assert path.startswith("/usr/lib/voicecmd/vendor/python3.") and path.endswith("/opencc/__init__.py"), path
+    assert (converted, read_back) == ("燈", "灯"), proc.stdout
+    assert "opencc is not installed" not in proc.stderr
+
+
 def test_user_state_dir_and_enabled_unit(root: OverlayRoot) -> None:
     """System user voicecmd in group audio; state dir owned by it; unit installed and enabled."""
     passwd = root.chroot("getent", "passwd", "voicecmd").stdout.split(":")
@@ -103,6 +118,8 @@ def recognize_pair(root: OverlayRoot, inside: list[str], host: list[Path], model
                             check=False)
     seconds = time.monotonic() - started
     assert installed.returncode == 0, installed.stderr
+    # Whisper's Mandarin decoding found the vendored opencc (without it: simplified characters only).
+    assert "opencc is not installed" not in installed.stderr, installed.stderr
     reference = run([sys.executable, "-m", "daemon", "recognize", "--model", str(host_model), "--grammar",
                      str(REPO_ROOT / "grammars"), *map(str, host)], cwd=REPO_ROOT)
     got = [json.loads(line) for line in installed.stdout.strip().splitlines()]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import filecmp
+import gzip
 import sys
 from pathlib import Path
 
@@ -71,16 +72,41 @@ def test_private_code_and_wrapper(unpacked: Path) -> None:
 
 @pytest.mark.parametrize("python", ["3.10", "3.11"])
 def test_vendored_native_modules(unpacked: Path, python: str) -> None:
-    """onnxruntime and webrtcvad for Ubuntu 22.04's Python 3.10 and Debian 12's 3.11, built for this architecture."""
+    """onnxruntime, webrtcvad and opencc for Ubuntu 22.04's Python 3.10 and Debian 12's 3.11, built for this
+    architecture."""
     vendor = unpacked / "usr" / "lib" / "voicecmd" / "vendor" / f"python{python}"
     tag = "cpython-" + python.replace(".", "")
     pybind = list((vendor / "onnxruntime" / "capi").glob(f"onnxruntime_pybind11_state.{tag}-*.so"))
     vad = list(vendor.glob(f"_webrtcvad.{tag}-*.so"))
-    assert len(pybind) == 1 and len(vad) == 1, sorted(p.name for p in vendor.rglob("*.so"))
+    opencc = list((vendor / "opencc" / "clib").glob(f"opencc_clib.{tag}-*.so"))
+    assert len(pybind) == 1 and len(vad) == 1 and len(opencc) == 1, sorted(p.name for p in vendor.rglob("*.so"))
     assert (vendor / "webrtcvad.py").is_file()
     machine = run(["uname", "-m"]).stdout.strip().replace("_", "-")
-    assert machine in run(["file", "-L", str(vad[0])]).stdout.replace("_", "-")
+    for native in (vad[0], opencc[0]):
+        assert machine in run(["file", "-L", str(native)]).stdout.replace("_", "-"), native
     assert not (vendor / "onnxruntime" / "transformers").exists()
+    # opencc: the module, its extension and the dictionaries of s2t (daemon.grammar.surface's conversion), without
+    # the wheel's command-line tools, headers and static libraries.
+    share = vendor / "opencc" / "clib" / "share" / "opencc"
+    assert all((share / name).is_file() for name in ("s2t.json", "STCharacters.ocd2", "STPhrases.ocd2"))
+    assert (vendor / "opencc" / "__init__.py").is_file()
+    assert not [p for p in ("bin", "include", "lib64", "lib") if (vendor / "opencc" / "clib" / p).exists()]
+    assert not list(vendor.glob("*.dist-info"))
+
+
+def test_vendored_licenses(unpacked: Path) -> None:
+    """The vendored projects' licence texts are in /usr/share/doc/voicecmd/vendor/ and named in debian/copyright."""
+    doc = unpacked / "usr" / "share" / "doc" / "voicecmd"
+    texts = {}
+    for text in ("onnxruntime/LICENSE", "onnxruntime/ThirdPartyNotices.txt", "webrtcvad/LICENSE", "opencc/LICENSE",
+                 "opencc/AUTHORS"):
+        # dh_compress gzips documentation over 4 kB (policy 12.3).
+        plain, packed = doc / "vendor" / text, doc / "vendor" / f"{text}.gz"
+        texts[text] = gzip.decompress(packed.read_bytes()).decode() if packed.is_file() else plain.read_text()
+        assert texts[text].strip(), text
+    assert "Apache License" in texts["opencc/LICENSE"] and "Carbo Kuo" in texts["opencc/AUTHORS"]
+    copyright_text = (doc / "copyright").read_text()
+    assert "Files: vendor/opencc/*" in copyright_text and "opencc 1.4.2" in copyright_text
 
 
 def test_conffiles_unit_and_maintainer_scripts(unpacked: Path) -> None:
