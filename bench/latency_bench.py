@@ -58,9 +58,9 @@ def speech_end_s(samples: np.ndarray, threshold: int = 300) -> float:
 def pick_model(model: Optional[str]) -> tuple[Path, Optional[str]]:
     """The model dir and a grammar text override (the random fixture model only spells a tiny grammar)."""
     if model:
-        return Path(model), None
+        return Path(model).resolve(), None  # the daemon runs in a scratch directory
     default = paths.default_model_dir()
-    if (default / "units.txt").exists():
+    if (default / "units.txt").exists() or (default / "whisper.json").exists():
         return default, None
     return FIXTURE_MODEL, FIXTURE_GRAMMAR
 
