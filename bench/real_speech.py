@@ -171,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="at most N clips per set and condition")
     parser.add_argument("--conditions", default="clean,12,6")
     parser.add_argument("--pocketsphinx", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--ps-limit", type=int, default=None,
+                        help="pocketsphinx: at most N clips per set (it takes seconds per clip on the coffee grammar)")
+    parser.add_argument("--voicecmd", action=argparse.BooleanOptionalAction, default=True,
+                        help="run voicecmd (--no-voicecmd: only the peer, e.g. in a second process)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/voicecmd-real-speech"))
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None)
@@ -190,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     coffee = coffee_items(args.data)
     noise_items = [{"name": f"kitchen_noise_{i}", "samples": noise[i * 64000 + 8000:(i + 1) * 64000],
                     "intent": None, "slots": "{}"} for i in range(NOISE_CLIPS)]
-    engines = [ours]
+    engines = [ours] if args.voicecmd else []
     if args.pocketsphinx:
         try:
             engines.append(Pocketsphinx(args.work / "pocketsphinx"))
@@ -199,22 +203,23 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"threshold": threshold, "model": str(args.model or default_model_dir()), "sets": {}}
     for engine in engines:
         is_ours = engine is ours
+        limit = args.limit if is_ours else min(x for x in (args.limit, args.ps_limit, 10**9) if x)
         sets = results["sets"].setdefault(engine.name, {})
         coffee_decoder = engine.decoder(coffee_grammar)
         for condition in conditions:
-            sets[f"coffee {condition}"] = evaluate(engine, coffee_decoder, coffee, condition, noise, args.limit)
+            sets[f"coffee {condition}"] = evaluate(engine, coffee_decoder, coffee, condition, noise, limit)
         oog: list[dict] = []
         home_decoder = engine.decoder(home_grammar if is_ours else home_grammar_en)
-        oog += evaluate(engine, home_decoder, coffee, "clean", noise, args.limit)["records"]
+        oog += evaluate(engine, home_decoder, coffee, "clean", noise, limit)["records"]
         if is_ours:
             zh_decoder = engine.decoder(zh_grammar)
-            sets["zh_read clean"] = evaluate(engine, zh_decoder, zh_items, "clean", noise, args.limit)
+            sets["zh_read clean"] = evaluate(engine, zh_decoder, zh_items, "clean", noise, limit)
             for grammar_decoder in (coffee_decoder, home_decoder):
-                oog += evaluate(engine, grammar_decoder, zh_items, "clean", noise, args.limit)["records"]
+                oog += evaluate(engine, grammar_decoder, zh_items, "clean", noise, limit)["records"]
             for grammar_decoder in (coffee_decoder, home_decoder, zh_decoder):
-                oog += evaluate(engine, grammar_decoder, noise_items, "clean", noise, args.limit)["records"]
+                oog += evaluate(engine, grammar_decoder, noise_items, "clean", noise, limit)["records"]
         else:
-            oog += evaluate(engine, coffee_decoder, noise_items, "clean", noise, args.limit)["records"]
+            oog += evaluate(engine, coffee_decoder, noise_items, "clean", noise, limit)["records"]
         sets["out of grammar"] = {"records": oog}
     print(f"real-speech dev set ({args.data}); acceptance = intent and every slot exact; threshold {threshold}")
     summary: dict = {}
@@ -235,12 +240,13 @@ def main(argv: list[str] | None = None) -> int:
         oog_row = row["out of grammar"]
         parts.append(f"out-of-grammar false accepts {oog_row['false_accepts']}/{oog_row['utterances']}")
         print(f"{name}: " + "; ".join(parts))
-    ours_sets = results["sets"][ours.name]
+    ours_sets = results["sets"].get(ours.name, {})
     sweep = {}
     for value in THRESHOLD_SWEEP:
         sweep[str(value)] = {key: round(acceptance(d["records"], value), 4) for key, d in ours_sets.items()
                              if key != "out of grammar"}
-        sweep[str(value)]["false_accepts"] = sum(accepted(r, value) for r in ours_sets["out of grammar"]["records"])
+        sweep[str(value)]["false_accepts"] = sum(accepted(r, value) for r in ours_sets.get("out of grammar", {}).get(
+            "records", []))
     print("threshold sweep (voicecmd): " + "; ".join(
         f"{t}: " + " ".join(f"{k.split()[-1] if k.startswith('coffee') else k} {100 * v:.1f}%"
                             for k, v in s.items() if k != "false_accepts") + f" FA {s['false_accepts']}"
