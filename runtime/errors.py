@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 
 class SpeechRuntimeError(Exception):
     """Base class of every runtime error."""
@@ -17,3 +19,13 @@ class BackendUnavailableError(ModelLoadError):
 
 class AudioFormatError(SpeechRuntimeError):
     """Audio handed to the runtime is not 16 kHz mono 16-bit PCM."""
+
+
+def checked_pcm16_mono(samples) -> np.ndarray:
+    """``samples`` as an array when they are 1-D int16 (16 kHz mono PCM), else AudioFormatError."""
+    samples = np.asarray(samples)
+    if samples.dtype != np.int16:
+        raise AudioFormatError(f"expected int16 samples (16 kHz mono PCM), got {samples.dtype}")
+    if samples.ndim != 1:
+        raise AudioFormatError(f"expected a 1-D array of mono samples, got shape {samples.shape}")
+    return samples

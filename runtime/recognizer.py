@@ -14,7 +14,7 @@ from runtime.decoding.ctc_greedy import CtcGreedySearch
 from runtime.decoding.ctc_prefix_beam import CtcPrefixBeamSearch
 from runtime.decoding.endpoint import EndpointConfig, EndpointDetector, EndpointRule
 from runtime.decoding.hypothesis import Hypothesis
-from runtime.errors import AudioFormatError, ModelLoadError
+from runtime.errors import ModelLoadError, checked_pcm16_mono
 from runtime.features.fbank import FbankOptions, StreamingFbank
 from runtime.models import StreamingModel, load_model
 from runtime.models.stream import EncoderStream
@@ -133,11 +133,7 @@ class RecognizerSession:
 
     def accept_waveform(self, samples: np.ndarray) -> None:
         """Add int16 samples (16 kHz mono, any length); runs the encoder on every chunk that is complete."""
-        samples = np.asarray(samples)
-        if samples.dtype != np.int16:
-            raise AudioFormatError(f"expected int16 samples (16 kHz mono PCM), got {samples.dtype}")
-        if samples.ndim != 1:
-            raise AudioFormatError(f"expected a 1-D array of mono samples, got shape {samples.shape}")
+        samples = checked_pcm16_mono(samples)
         if self._finalized:
             raise RuntimeError("accept_waveform() after finalize(); call reset() first")
         self._fbank.push(samples)

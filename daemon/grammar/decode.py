@@ -52,6 +52,13 @@ class GrammarResult:
     reason: str = ""  # why it was not recognized
     language: str | None = None  # language of the decoded sentence when the decoder knows it
 
+    @classmethod
+    def of_match(cls, match: Any, free_text: str, confidence: float, margin: float, tokens: tuple,
+                 language: str | None = None) -> "GrammarResult":
+        """A recognized result from the grammar's interpretation (an IntentMatch) of the decoded sentence."""
+        return cls(True, match.intent, dict(match.slots), dict(match.raw_slots), match.text, free_text, confidence,
+                   margin, tokens, language=language)
+
     def to_json_dict(self) -> dict[str, Any]:
         """The JSON-friendly form used by ``voicecmd recognize`` (no infinities)."""
         return {
@@ -126,14 +133,4 @@ class GrammarDecoder:
         if margin < self.reject_threshold:
             reason = f"margin {margin:.3f} is below the threshold {self.reject_threshold:.3f}"
             return GrammarResult(False, None, {}, {}, "", free_text, confidence, margin, tokens, reason)
-        return GrammarResult(
-            recognized=True,
-            intent=match.intent,
-            slots=dict(match.slots),
-            raw_slots=dict(match.raw_slots),
-            text=match.text,
-            free_text=free_text,
-            confidence=confidence,
-            margin=margin,
-            tokens=tokens,
-        )
+        return GrammarResult.of_match(match, free_text, confidence, margin, tokens)

@@ -100,18 +100,8 @@ class WhisperGrammarDecoder:
             _LOGGER.error("decoded %r but the grammar does not parse it", search.text)
             return GrammarResult(False, None, {}, {}, "", free_text, confidence, search.margin, (),
                                  reason="decoded sentence could not be interpreted", language=language)
-        return GrammarResult(
-            recognized=True,
-            intent=match.intent,
-            slots=dict(match.slots),
-            raw_slots=dict(match.raw_slots),
-            text=match.text,
-            free_text=free_text,
-            confidence=confidence,
-            margin=search.margin,
-            tokens=_word_tokens(match.text, confidence, duration_ms),
-            language=language,
-        )
+        return GrammarResult.of_match(match, free_text, confidence, search.margin,
+                                      _word_tokens(match.text, confidence, duration_ms), language)
 
 
 def _word_tokens(text: str, confidence: float, duration_ms: int) -> tuple:

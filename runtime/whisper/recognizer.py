@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from runtime.errors import AudioFormatError
+from runtime.errors import checked_pcm16_mono
 from runtime.features.whisper_mel import SAMPLE_RATE, whisper_log_mel
 from runtime.whisper.model import MAX_MEL_FRAMES, Encoded, WhisperModel
 from runtime.whisper.search import FreeResult, free_decode
@@ -102,11 +102,7 @@ class WhisperSession:
 
     def accept_waveform(self, samples: np.ndarray) -> None:
         """Add int16 samples (16 kHz mono)."""
-        samples = np.asarray(samples)
-        if samples.dtype != np.int16:
-            raise AudioFormatError(f"expected int16 samples (16 kHz mono PCM), got {samples.dtype}")
-        if samples.ndim != 1:
-            raise AudioFormatError(f"expected a 1-D array of mono samples, got shape {samples.shape}")
+        samples = checked_pcm16_mono(samples)
         if self._finalized:
             raise RuntimeError("accept_waveform() after finalize(); call reset() first")
         room = MAX_SAMPLES - self._num_samples
