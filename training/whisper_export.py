@@ -100,11 +100,8 @@ def whisper_state_dict(ct2: dict[str, np.ndarray]) -> tuple[dict, dict]:
             if has_bias:
                 sd[name + ".bias"] = bias[index * d:(index + 1) * d]
 
-    for conv in ("conv1", "conv2"):
-        lin(f"encoder.{conv}", f"encoder/{conv}")
-    sd["encoder.positional_embedding"] = t("encoder/position_encodings/encodings")
-    for i in range(n_audio_layer):
-        dst, src = f"encoder.blocks.{i}", f"encoder/layer_{i}"
+    def block(dst: str, src: str) -> None:
+        """Self-attention (fused q/k/v; Whisper's key has no bias) and feed-forward of one layer."""
         fused([f"{dst}.attn.query", f"{dst}.attn.key", f"{dst}.attn.value"], f"{src}/self_attention/linear_0",
               [True, False, True])
         lin(f"{dst}.attn.out", f"{src}/self_attention/linear_1")
@@ -112,22 +109,22 @@ def whisper_state_dict(ct2: dict[str, np.ndarray]) -> tuple[dict, dict]:
         lin(f"{dst}.mlp.0", f"{src}/ffn/linear_0")
         lin(f"{dst}.mlp.2", f"{src}/ffn/linear_1")
         ln(f"{dst}.mlp_ln", f"{src}/ffn/layer_norm")
+
+    for conv in ("conv1", "conv2"):
+        lin(f"encoder.{conv}", f"encoder/{conv}")
+    sd["encoder.positional_embedding"] = t("encoder/position_encodings/encodings")
+    for i in range(n_audio_layer):
+        block(f"encoder.blocks.{i}", f"encoder/layer_{i}")
     ln("encoder.ln_post", "encoder/layer_norm")
     sd["decoder.token_embedding.weight"] = t("decoder/embeddings/weight")
     sd["decoder.positional_embedding"] = t("decoder/position_encodings/encodings")
     for i in range(n_text_layer):
         dst, src = f"decoder.blocks.{i}", f"decoder/layer_{i}"
-        fused([f"{dst}.attn.query", f"{dst}.attn.key", f"{dst}.attn.value"], f"{src}/self_attention/linear_0",
-              [True, False, True])
-        lin(f"{dst}.attn.out", f"{src}/self_attention/linear_1")
-        ln(f"{dst}.attn_ln", f"{src}/self_attention/layer_norm")
+        block(dst, src)
         lin(f"{dst}.cross_attn.query", f"{src}/attention/linear_0")
         fused([f"{dst}.cross_attn.key", f"{dst}.cross_attn.value"], f"{src}/attention/linear_1", [False, True])
         lin(f"{dst}.cross_attn.out", f"{src}/attention/linear_2")
         ln(f"{dst}.cross_attn_ln", f"{src}/attention/layer_norm")
-        lin(f"{dst}.mlp.0", f"{src}/ffn/linear_0")
-        lin(f"{dst}.mlp.2", f"{src}/ffn/linear_1")
-        ln(f"{dst}.mlp_ln", f"{src}/ffn/layer_norm")
     ln("decoder.ln", "decoder/layer_norm")
     dims = dict(
         n_mels=ct2["encoder/conv1/weight"].shape[1],
