@@ -65,12 +65,7 @@ class _FirstPosition:
     """Log-probs after <|startoftranscript|>: language identification and the no-speech probability."""
 
     logprobs: np.ndarray | None  # None on an English-only model
-
-    def language_logprob(self, vocab, language: str) -> float:
-        if self.logprobs is None:
-            return 0.0
-        token = vocab.language_token(language)
-        return float(self.logprobs[token]) if token is not None else -math.inf
+    no_speech_prob: float = 0.0
 
     def best_language(self, vocab) -> str:
         if self.logprobs is None:
@@ -78,12 +73,6 @@ class _FirstPosition:
         codes = {tok[2:-2]: i for tok, i in vocab.special.items()
                  if 2 <= len(tok) - 4 <= 3 and tok[2:-2].isalpha() and tok[2:-2].islower()}
         return max(codes, key=lambda code: self.logprobs[codes[code]])
-
-    @property
-    def no_speech_prob(self) -> float:
-        return self._no_speech
-
-    _no_speech: float = 0.0
 
 
 def _first_position(model: WhisperModel, encoded: Encoded) -> _FirstPosition:
