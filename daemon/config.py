@@ -72,6 +72,10 @@ class VadConfig:
     # Decode in the background once this much trailing silence has passed (models that decode at the end,
     # i.e. Whisper): the intent is ready when trailing_silence_ms is reached. 0 disables the look-ahead.
     lookahead_after_ms: int = _spec(150, lo=0, hi=5000)
+    # Early commit: publish as soon as the decoded sentence is a complete command that no grammar sentence extends,
+    # its margin is clear and this much non-speech followed it, instead of waiting for trailing_silence_ms.
+    early_commit: bool = True
+    early_commit_after_ms: int = _spec(60, lo=30, hi=5000)
 
 
 @dataclass(frozen=True)
