@@ -57,9 +57,11 @@ def make_grammar_builder(recognizer: Any, reject_threshold: Optional[float]) -> 
     def build(grammar_paths: tuple[Path, ...]) -> ActiveGrammar:
         grammar = load_grammar(list(grammar_paths))
         decoder = make_grammar_decoder(grammar, recognizer, reject_threshold)
-        return ActiveGrammar(decoder=decoder, language=getattr(grammar, "language", None),
-                             version=grammar_version(grammar_paths), intent_names=intent_names_of(grammar),
-                             grammar=grammar)
+        active = ActiveGrammar(decoder=decoder, language=getattr(grammar, "language", None),
+                               version=grammar_version(grammar_paths), intent_names=intent_names_of(grammar),
+                               grammar=grammar)
+        _ = active.completion  # built here, on the loading thread, not at the first early commit
+        return active
 
     return build
 

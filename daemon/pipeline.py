@@ -6,6 +6,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Optional, Protocol, Sequence
 
 import numpy as np
@@ -69,6 +70,21 @@ class ActiveGrammar:
         """Every language of the grammar (``zh-cn`` and ``en`` for the shipped one), ``language`` first."""
         return tuple(getattr(self.grammar, "languages", None) or ()) or ((self.language,) if self.language else ())
 
+    @cached_property
+    def completion(self) -> Any:
+        """The grammar's SentenceCompletion (is a recognized sentence over?), None for a grammar without a word graph."""
+        if not hasattr(self.grammar, "word_graph"):
+            return None
+        from daemon.grammar.completion import SentenceCompletion
+
+        return SentenceCompletion(self.grammar)
+
+    def is_final(self, decoded: Any) -> bool:
+        """True when ``decoded`` is a recognized sentence that nothing the grammar allows after it could change."""
+        completion = self.completion
+        return bool(getattr(decoded, "recognized", False) and completion is not None
+                    and completion.is_final(str(decoded.text)))
+
     def intent_languages(self, intent: str) -> tuple[str, ...]:
         """The languages of the grammar data blocks of ``intent``."""
         blocks = (getattr(self.grammar, "intents", None) or {}).get(intent, ())
@@ -87,6 +103,7 @@ class PipelineStats:
     last_intent: Optional[str] = None
     last_decode_ms: float = 0.0
     endpoint_reasons: dict[str, int] = field(default_factory=dict)
+    early_commits: int = 0
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -114,7 +131,12 @@ class CommandPipeline:
         self._clock = clock
         self._segmenter = VadSegmenter(vad_config, detector)
         self._session = recognizer.create_session()
-        self._lookahead = SpeculativeDecoder(decode_utterance, vad_config.lookahead_after_ms)
+        # With early commit the look-ahead starts as soon as the guard of non-speech has passed: its result is what
+        # may be committed before the trailing silence ends (else it is used at the endpoint as usual).
+        after_ms = vad_config.lookahead_after_ms
+        if vad_config.early_commit and after_ms > 0:
+            after_ms = min(after_ms, vad_config.early_commit_after_ms)
+        self._lookahead = SpeculativeDecoder(_decode_and_judge, after_ms)
         self._lookahead_speech_end = -1
         self._muted = False
         self._active = False  # an utterance is being fed to the session
@@ -173,6 +195,7 @@ class CommandPipeline:
                 self._session.accept_waveform(event.audio)
                 self._check_model_endpoint(out)
                 self._look_ahead()
+                self._check_early_commit(out)
             elif isinstance(event, UtteranceEnd):
                 self._active = False
                 result = self._finish(event)
@@ -218,6 +241,23 @@ class CommandPipeline:
         if segmenter.silence_ms > 0:
             self._lookahead.maybe_start(self._session, self._grammar(), segmenter.silence_ms)
 
+    def _check_early_commit(self, out: list[UtteranceEvent]) -> None:
+        """Publish now when the look-ahead decoded a complete, unambiguous command and the guard has passed."""
+        segmenter = self._segmenter
+        if (not self._vad_config.early_commit or not self._active or not segmenter.in_utterance
+                or segmenter.silence_ms < self._vad_config.early_commit_after_ms
+                or segmenter.speech_end_sample != self._lookahead_speech_end):
+            return
+        outcome = self._lookahead.ready(self._grammar())
+        if outcome is None or not outcome[2]:
+            return
+        end = segmenter.force_end("early_commit")
+        self._active = False
+        if end is not None:
+            result = self._finish(end)
+            if result is not None:
+                out.append(result)
+
     def _time_of(self, sample: int) -> float:
         return self._anchor_time - (self._anchor_sample - sample) / SAMPLE_RATE
 
@@ -235,11 +275,13 @@ class CommandPipeline:
         try:
             active = self._grammar()
             ahead = None
-            if end.reason == "silence" and end.speech_end_sample == self._lookahead_speech_end:
+            if end.reason in ("silence", "early_commit") and end.speech_end_sample == self._lookahead_speech_end:
                 ahead = self._lookahead.take(active)
             else:
                 self._lookahead.discard()
-            result, decoded = ahead if ahead is not None else decode_utterance(self._session, active)
+            result, decoded = ahead[:2] if ahead is not None else decode_utterance(self._session, active)
+            if end.reason == "early_commit":
+                stats.early_commits += 1
         finally:
             self._session.reset()
         stats.last_decode_ms = (time.perf_counter() - t0) * 1000.0
@@ -284,6 +326,12 @@ def decode_utterance(session: RecognizerSessionLike, active: ActiveGrammar) -> t
     """
     result = session.finalize()
     return result, active.decoder.decode_result(result)
+
+
+def _decode_and_judge(session: RecognizerSessionLike, active: ActiveGrammar) -> tuple[Any, Any, bool]:
+    """The look-ahead's work: decode_utterance, and whether its sentence is final (may be committed early)."""
+    result, decoded = decode_utterance(session, active)
+    return result, decoded, active.is_final(decoded)
 
 
 def utterance_event(decoded: Any, active: ActiveGrammar, result: Any, *, site_id: str, start_time: float,

@@ -50,12 +50,22 @@ class SpeculativeDecoder:
     def discard(self) -> None:
         """Speech resumed (or the utterance was dropped): forget the look-ahead."""
         if self._future is not None:
+            self._future.cancel()  # not started yet (a void decode still running holds the worker): never start
             self._future = None
             self._active = None
             self.discarded += 1
 
-    def take(self, active: Any, timeout_s: float = 10.0) -> Optional[tuple[Any, Any]]:
-        """The look-ahead's (result, decoded) when it was made with the same grammar and succeeded; else None."""
+    def ready(self, active: Any) -> Optional[Any]:
+        """The look-ahead's outcome if it has finished, succeeded and used ``active``; else None. Keeps it for
+        ``take``."""
+        future = self._future
+        if future is None or not future.done() or self._active is not active or future.exception() is not None:
+            return None
+        return future.result()
+
+    def take(self, active: Any, timeout_s: float = 10.0) -> Optional[Any]:
+        """The look-ahead's outcome (what ``decode`` returned) when it was made with the same grammar and
+        succeeded; else None."""
         future, made_with = self._future, self._active
         self._future = None
         self._active = None

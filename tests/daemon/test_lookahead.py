@@ -39,7 +39,7 @@ def command() -> np.ndarray:
 
 
 def test_the_endpoint_uses_the_decode_made_during_the_silence(command):
-    pipeline, rec, dec, sink = make(SnapshotRecognizer(), lookahead_after_ms=150)
+    pipeline, rec, dec, sink = make(SnapshotRecognizer(), lookahead_after_ms=150, early_commit=False)
     [event] = feed_all(pipeline, np.concatenate([command, np.zeros(SR, np.int16)]))
     assert isinstance(event, IntentEvent) and sink.intents == [event]
     # one decode only: the look-ahead's, on the audio up to ~150 ms into the silence (not the full 500 ms)
@@ -49,7 +49,7 @@ def test_the_endpoint_uses_the_decode_made_during_the_silence(command):
 
 
 def test_speech_after_a_pause_voids_the_look_ahead(command):
-    pipeline, rec, dec, sink = make(SnapshotRecognizer(), lookahead_after_ms=150, trailing_silence_ms=700)
+    pipeline, rec, dec, sink = make(SnapshotRecognizer(), lookahead_after_ms=150, trailing_silence_ms=700, early_commit=False)
     first, last = speech_bounds(command)
     speech = command[int(first * SR):int(last * SR)]
     pause = np.zeros(int(0.35 * SR), np.int16)  # longer than the look-ahead delay, shorter than the endpoint
@@ -62,7 +62,7 @@ def test_speech_after_a_pause_voids_the_look_ahead(command):
 
 
 def test_no_look_ahead_when_disabled_or_streaming(command):
-    pipeline, rec, dec, _ = make(SnapshotRecognizer(), lookahead_after_ms=0)
+    pipeline, rec, dec, _ = make(SnapshotRecognizer(), lookahead_after_ms=0, early_commit=False)
     feed_all(pipeline, np.concatenate([command, np.zeros(SR, np.int16)]))
     assert rec.snapshots == [] and len(dec.calls) == 1
     pipeline, rec, dec, _ = make(ScriptedRecognizer(), lookahead_after_ms=150)  # no snapshot(): CTC streams

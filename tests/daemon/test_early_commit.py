@@ -1,0 +1,123 @@
+"""Early commit: a complete, unambiguous command is published after a short guard of non-speech, before the
+trailing silence; a sentence the grammar could continue waits for the endpoint."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from daemon.config import VadConfig
+from daemon.events import IntentEvent
+from daemon.grammar import load_grammar
+from daemon.pipeline import ActiveGrammar, CommandPipeline
+from tests.daemon.fakes import RecordingSink, ScriptedDecoder
+from tests.daemon.speech import speech_bounds, synth_samples
+from tests.daemon.test_lookahead import SnapshotRecognizer
+
+SR = 16000
+BLOCK = 480  # 30 ms, like the microphone
+GRAMMAR = """
+language: en
+intents:
+  LightOn:
+    data:
+      - sentences:
+          - "turn on the light"
+          - "turn on the light in the {area}"
+          - "turn on the {area} light"
+lists:
+  area:
+    values: [kitchen, bedroom]
+"""
+
+
+@pytest.fixture(scope="module")
+def command() -> np.ndarray:
+    return synth_samples("turn on the kitchen light")
+
+
+@pytest.fixture
+def grammar(tmp_path):
+    path = tmp_path / "lights.yaml"
+    path.write_text(GRAMMAR, encoding="utf-8")
+    return load_grammar([path])
+
+
+def whole_command_frames(command: np.ndarray) -> int:
+    """The scripted decoder recognizes the sentence only once the audio reaches the last phoneme (a decode made
+    in a pause inside the command is rejected, as a real one would give an incomplete sentence)."""
+    first, last = speech_bounds(command)
+    # the session's audio starts at the VAD onset (~90 ms in) less the 300 ms pre-roll
+    return int((last - first + 0.15) * SR) // 640
+
+
+def run(grammar, command, decoded_text: str, **vad):
+    """Feed command + 1 s of silence block by block (waiting for each look-ahead, as real time would);
+    returns (events with the sample count fed when each appeared, pipeline)."""
+    decoder = ScriptedDecoder(text=decoded_text, min_frames=whole_command_frames(command))
+    active = ActiveGrammar(decoder=decoder, language="en", version="v1", intent_names=("LightOn",), grammar=grammar)
+    pipeline = CommandPipeline(SnapshotRecognizer(), lambda: active, RecordingSink(), VadConfig(**vad), "kitchen")
+    samples = np.concatenate([command, np.zeros(SR, np.int16)])
+    events = []
+    for begin in range(0, len(samples), BLOCK):
+        for event in pipeline.feed(samples[begin:begin + BLOCK], 1000.0 + (begin + BLOCK) / SR):
+            events.append((begin + BLOCK, event))
+        future = pipeline._lookahead._future
+        deadline = time.monotonic() + 5
+        while future is not None and not future.done() and time.monotonic() < deadline:
+            time.sleep(0.001)
+    return events, pipeline
+
+
+def test_a_final_command_is_published_before_the_trailing_silence(grammar, command):
+    events, pipeline = run(grammar, command, "turn on the kitchen light")
+    [(fed, event)] = events
+    assert isinstance(event, IntentEvent) and event.text == "turn on the kitchen light"
+    _, last = speech_bounds(command)
+    after_speech_ms = (fed / SR - last) * 1000
+    # the guard (60 ms) plus VAD framing, far from the 500 ms trailing silence
+    assert 60 <= after_speech_ms < 250, after_speech_ms
+    assert pipeline.stats.early_commits == 1 and pipeline.stats.endpoint_reasons == {"early_commit": 1}
+
+
+def test_a_sentence_the_grammar_can_continue_waits_for_the_endpoint(grammar, command):
+    events, pipeline = run(grammar, command, "turn on the light")  # "... in the kitchen" could follow
+    [(fed, event)] = events
+    assert isinstance(event, IntentEvent)
+    _, last = speech_bounds(command)
+    assert (fed / SR - last) * 1000 >= 500
+    assert pipeline.stats.early_commits == 0 and pipeline.stats.endpoint_reasons == {"silence": 1}
+    assert pipeline._lookahead.used == 1  # the look-ahead made for the early commit still serves the endpoint
+
+
+def test_early_commit_switched_off(grammar, command):
+    events, pipeline = run(grammar, command, "turn on the kitchen light", early_commit=False)
+    [(fed, event)] = events
+    _, last = speech_bounds(command)
+    assert (fed / SR - last) * 1000 >= 500 and pipeline.stats.early_commits == 0
+
+
+def test_a_longer_guard_delays_the_commit(grammar, command):
+    events, _ = run(grammar, command, "turn on the kitchen light", early_commit_after_ms=300)
+    [(fed, _event)] = events
+    _, last = speech_bounds(command)
+    assert 300 <= (fed / SR - last) * 1000 < 500
+
+
+def test_speech_after_an_early_commit_starts_a_new_utterance(grammar, command):
+    decoder = ScriptedDecoder(text="turn on the kitchen light", min_frames=whole_command_frames(command))
+    active = ActiveGrammar(decoder=decoder, language="en", version="v1", intent_names=("LightOn",), grammar=grammar)
+    pipeline = CommandPipeline(SnapshotRecognizer(), lambda: active, RecordingSink(), VadConfig(), "kitchen")
+    first, last = speech_bounds(command)
+    pause = np.zeros(int(0.3 * SR), np.int16)
+    samples = np.concatenate([command[: int(last * SR)], pause, command, np.zeros(SR, np.int16)])
+    events = []
+    for begin in range(0, len(samples), BLOCK):
+        events += pipeline.feed(samples[begin:begin + BLOCK], 1000.0 + (begin + BLOCK) / SR)
+        future = pipeline._lookahead._future
+        while future is not None and not future.done():
+            time.sleep(0.001)
+    assert [type(e) for e in events] == [IntentEvent, IntentEvent]
+    assert pipeline.stats.early_commits == 2
