@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -28,6 +29,13 @@ def run(cmd: Sequence[str], *, check: bool = True, timeout: float = 600, **kwarg
     if check:
         assert proc.returncode == 0, f"{' '.join(cmd)} -> rc {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc
+
+
+def pinned_version(project: str) -> str:
+    """The version script/build-deb vendors of ``project`` (its ``<PROJECT>_VERSION=`` line)."""
+    found = re.search(rf"^{project.upper()}_VERSION=(\S+)", (REPO_ROOT / "script" / "build-deb").read_text(), re.M)
+    assert found, f"script/build-deb pins no {project}"
+    return found.group(1)
 
 
 def cached_root() -> Path:
@@ -84,6 +92,13 @@ class OverlayRoot:
     def chroot(self, *cmd: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
         """Run a command inside the root with a clean environment."""
         return run(["chroot", str(self.path), *cmd], check=check, timeout=timeout, env=CHROOT_ENV)
+
+    def spawn(self, *cmd: str, stderr: Path) -> subprocess.Popen:
+        """Start a long-running command inside the root (clean environment): stdout is a text pipe, stderr goes to
+        the host file ``stderr``. The chroot shares the host's network, so its loopback servers are the host's."""
+        with stderr.open("w") as log:
+            return subprocess.Popen(["chroot", str(self.path), *cmd], env=CHROOT_ENV, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=log, text=True)
 
     def put(self, src: Path, inside: str) -> str:
         """Copy a host file into the root; returns its path as seen inside."""

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import selectors
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from wyoming.client import AsyncClient
+from wyoming.info import Describe
 
 from daemon import __version__
 from tests.packaging.conftest import CPU_MODEL, DEMO_DIR, DEMO_INTENTS, WENET_MODEL
-from tests.packaging.debroot import REPO_ROOT, OverlayRoot, cached_root, run
+from tests.packaging.debroot import REPO_ROOT, OverlayRoot, cached_root, pinned_version, run
 from tests.packaging.test_unit_file import MAX_EXPOSURE, parse_exposure
+from tests.wyoming.helpers import DEMO, Pcm, read_until, transcribe
 
 pytestmark = pytest.mark.slow
 
 INSIDE_DEB = "/var/tmp/voicecmd.deb"
 INSIDE_WAV = "/srv/voicecmd-test/en_command.wav"
+WYOMING_DEMO = "en_turn_on_kitchen_light.wav"
+# `voicecmd wyoming` loads Whisper base and compiles both shipped grammars before it prints "serving on" (~3 s here).
+WYOMING_START_TIMEOUT_S = 120
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +167,77 @@ def test_check_config_as_service_user(root: OverlayRoot) -> None:
     """The shipped /etc/voicecmd/config.yaml validates (model, grammars) when run as the service's user."""
     proc = root.chroot("runuser", "-u", "voicecmd", "--", "voicecmd", "run", "--check-config", check=False)
     assert proc.returncode == 0 and "config ok" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_vendored_wyoming_and_zeroconf_run(root: OverlayRoot) -> None:
+    """Debian 12's python3 with the wrapper's path imports the vendored wyoming, zeroconf and ifaddr (not Debian's
+    python3-zeroconf), and zeroconf's Cython extension packs and parses an mDNS answer."""
+    probe = root.put(Path(__file__).with_name("wyoming_probe.py"), "/srv/voicecmd-test/wyoming_probe.py")
+    found = json.loads(root.chroot("python3", probe).stdout)
+    assert all(path.startswith("/usr/lib/voicecmd/vendor/python3.") for path in found["files"].values()), found
+    assert found["files"]["zeroconf._dns"].endswith(".so")
+    assert found["versions"] == {"wyoming": pinned_version("wyoming"), "zeroconf": pinned_version("zeroconf")}
+    assert found["answer_port"] == 10300 and found["addresses"]
+
+
+def wait_for_serving(server: subprocess.Popen, log: Path) -> int:
+    """The port from `voicecmd wyoming`'s "serving on ... (port N)" line (fails with its log if it exits first)."""
+    assert server.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(server.stdout, selectors.EVENT_READ)
+        ready = selector.select(WYOMING_START_TIMEOUT_S)
+    line = server.stdout.readline() if ready else ""
+    assert "serving on" in line, f"voicecmd wyoming did not start: {line!r}\n{log.read_text()[-3000:]}"
+    return int(line.rsplit("port ", 1)[1].rstrip(")\n"))
+
+
+def test_installed_voicecmd_wyoming_serves_a_wyoming_client(root: OverlayRoot, tmp_path: Path) -> None:
+    """`voicecmd wyoming` from the package (chroot, no zeroconf: no multicast from the tests) on a free loopback
+    port: a real wyoming client's describe gets info with the asr program of the installed default model, the demo
+    command streamed to it comes back as its transcript, and SIGTERM stops it cleanly."""
+    log = tmp_path / "wyoming.log"
+    started = time.monotonic()
+    server = root.spawn("voicecmd", "wyoming", "--uri", "tcp://127.0.0.1:0", "--no-zeroconf", stderr=log)
+    try:
+        uri = f"tcp://127.0.0.1:{wait_for_serving(server, log)}"
+
+        async def describe_and_transcribe():
+            async with AsyncClient.from_uri(uri) as client:
+                await client.write_event(Describe().event())
+                info = await read_until(client, ("info",))
+            answer, _ = await transcribe(uri, Pcm.of(DEMO / WYOMING_DEMO))
+            return info, answer
+
+        info, answer = asyncio.run(describe_and_transcribe())
+        print(f"packaging: installed voicecmd wyoming: start, describe and one transcript took "
+              f"{time.monotonic() - started:.1f} s")
+        assert info is not None and info.data["asr"], info
+        asr = info.data["asr"][0]
+        assert asr["name"] == "voicecmd" and asr["installed"]
+        assert asr["models"][0]["name"] == "model" and "en" in asr["models"][0]["languages"], asr
+        assert answer is not None and answer.type == "transcript", answer
+        assert answer.data["text"] == "turn on the kitchen light", answer
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(15) == 0, log.read_text()[-3000:]
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert "needs PyPI" not in log.read_text()
+
+
+def test_config_wyoming_section_starts_the_server_in_the_daemon(root: OverlayRoot) -> None:
+    """`voicecmd run` with the config's wyoming: section enabled starts the Wyoming server beside the (demo WAV)
+    input instead of failing with a config error, then recognizes the demo command and exits at its end."""
+    config = root.write("/srv/voicecmd-test/wyoming.yaml", (
+        f"audio:\n  source: wav\n  wav_path: {DEMO_DIR}/{WYOMING_DEMO}\n  realtime: false\n  at_end: exit\n"
+        "grammar:\n  watch: false\nmqtt: null\n"
+        "wyoming:\n  enabled: true\n  uri: tcp://127.0.0.1:0\n  zeroconf: false\n"))
+    proc = root.chroot("voicecmd", "run", "--config", config, check=False, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "Wyoming server listening on 127.0.0.1:" in proc.stderr, proc.stderr[-3000:]
+    intents = [json.loads(line) for line in proc.stdout.splitlines() if '"topic": "voicecmd/default/intent/' in line]
+    assert [message["payload"]["intent"] for message in intents] == [DEMO_INTENTS[WYOMING_DEMO][0]], proc.stdout
 
 
 def test_reinstall_keeps_edited_conffile(root: OverlayRoot) -> None:

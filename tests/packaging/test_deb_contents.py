@@ -5,13 +5,15 @@ from __future__ import annotations
 import ast
 import filecmp
 import gzip
+import json
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
 from tests.packaging.conftest import BUNDLED_MODELS
-from tests.packaging.debroot import REPO_ROOT, run
+from tests.packaging.debroot import REPO_ROOT, pinned_version, run
 
 pytestmark = pytest.mark.slow
 
@@ -72,17 +74,19 @@ def test_private_code_and_wrapper(unpacked: Path) -> None:
 
 @pytest.mark.parametrize("python", ["3.10", "3.11"])
 def test_vendored_native_modules(unpacked: Path, python: str) -> None:
-    """onnxruntime, webrtcvad and opencc for Ubuntu 22.04's Python 3.10 and Debian 12's 3.11, built for this
-    architecture."""
+    """onnxruntime, webrtcvad, opencc and zeroconf for Ubuntu 22.04's Python 3.10 and Debian 12's 3.11, built for
+    this architecture."""
     vendor = unpacked / "usr" / "lib" / "voicecmd" / "vendor" / f"python{python}"
     tag = "cpython-" + python.replace(".", "")
     pybind = list((vendor / "onnxruntime" / "capi").glob(f"onnxruntime_pybind11_state.{tag}-*.so"))
     vad = list(vendor.glob(f"_webrtcvad.{tag}-*.so"))
     opencc = list((vendor / "opencc" / "clib").glob(f"opencc_clib.{tag}-*.so"))
-    assert len(pybind) == 1 and len(vad) == 1 and len(opencc) == 1, sorted(p.name for p in vendor.rglob("*.so"))
+    zeroconf = list((vendor / "zeroconf").glob(f"_dns.{tag}-*.so"))
+    assert [len(pybind), len(vad), len(opencc), len(zeroconf)] == [1, 1, 1, 1], sorted(
+        p.name for p in vendor.rglob("*.so"))
     assert (vendor / "webrtcvad.py").is_file()
     machine = run(["uname", "-m"]).stdout.strip().replace("_", "-")
-    for native in (vad[0], opencc[0]):
+    for native in (vad[0], opencc[0], zeroconf[0]):
         assert machine in run(["file", "-L", str(native)]).stdout.replace("_", "-"), native
     assert not (vendor / "onnxruntime" / "transformers").exists()
     # opencc: the module, its extension and the dictionaries of s2t (daemon.grammar.surface's conversion), without
@@ -91,7 +95,36 @@ def test_vendored_native_modules(unpacked: Path, python: str) -> None:
     assert all((share / name).is_file() for name in ("s2t.json", "STCharacters.ocd2", "STPhrases.ocd2"))
     assert (vendor / "opencc" / "__init__.py").is_file()
     assert not [p for p in ("bin", "include", "lib64", "lib") if (vendor / "opencc" / "clib" / p).exists()]
-    assert not list(vendor.glob("*.dist-info"))
+    # No wheel metadata but wyoming's METADATA: `import wyoming` asks importlib.metadata for its version.
+    assert [p.relative_to(vendor).as_posix() for p in vendor.glob("*.dist-info/*")] == [
+        f"wyoming-{pinned_version('wyoming')}.dist-info/METADATA"]
+    # wyoming without its Flask-based HTTP bridge; ifaddr without its test module.
+    assert (vendor / "wyoming" / "server.py").is_file() and not (vendor / "wyoming" / "http").exists()
+    assert (vendor / "ifaddr" / "__init__.py").is_file() and not (vendor / "ifaddr" / "test_ifaddr.py").exists()
+
+
+def python_interpreter(version: str) -> str:
+    """A CPython X.Y on this machine: the test's own, script/setup's .venv310, or pythonX.Y on the PATH."""
+    for candidate in (sys.executable, str(REPO_ROOT / ".venv310" / "bin" / "python"), shutil.which(f"python{version}")):
+        if candidate and Path(candidate).exists():
+            found = run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], check=False)
+            if found.stdout.strip() == version:
+                return candidate
+    pytest.skip(f"no Python {version} here (`script/setup test` makes .venv310)")
+
+
+@pytest.mark.parametrize("python", ["3.10", "3.11"])
+def test_vendored_wyoming_and_zeroconf_run(unpacked: Path, python: str) -> None:
+    """With no site-packages (python -S), the package's own files give the Wyoming server its libraries on both
+    Pythons: wyoming, zeroconf (its Cython extension packs and parses an mDNS answer) and ifaddr, at the pinned
+    versions."""
+    probe = run([python_interpreter(python), "-S", str(Path(__file__).with_name("wyoming_probe.py")), str(unpacked)])
+    found = json.loads(probe.stdout)
+    vendor = f"{unpacked}/usr/lib/voicecmd/vendor/python{python}/"
+    assert all(path.startswith(vendor) for path in found["files"].values()), found["files"]
+    assert found["files"]["zeroconf._dns"].endswith(".so")
+    assert found["versions"] == {"wyoming": pinned_version("wyoming"), "zeroconf": pinned_version("zeroconf")}
+    assert found["answer_port"] == 10300 and found["addresses"]
 
 
 def test_vendored_licenses(unpacked: Path) -> None:
@@ -99,7 +132,7 @@ def test_vendored_licenses(unpacked: Path) -> None:
     doc = unpacked / "usr" / "share" / "doc" / "voicecmd"
     texts = {}
     for text in ("onnxruntime/LICENSE", "onnxruntime/ThirdPartyNotices.txt", "webrtcvad/LICENSE", "opencc/LICENSE",
-                 "opencc/AUTHORS"):
+                 "opencc/AUTHORS", "wyoming/LICENSE.md", "zeroconf/COPYING", "ifaddr/LICENSE.txt"):
         # dh_compress gzips documentation over 4 kB (policy 12.3).
         plain, packed = doc / "vendor" / text, doc / "vendor" / f"{text}.gz"
         texts[text] = gzip.decompress(packed.read_bytes()).decode() if packed.is_file() else plain.read_text()
@@ -107,6 +140,12 @@ def test_vendored_licenses(unpacked: Path) -> None:
     assert "Apache License" in texts["opencc/LICENSE"] and "Carbo Kuo" in texts["opencc/AUTHORS"]
     copyright_text = (doc / "copyright").read_text()
     assert "Files: vendor/opencc/*" in copyright_text and "opencc 1.4.2" in copyright_text
+    assert "MIT License" in texts["wyoming/LICENSE.md"] and "MIT License" in texts["ifaddr/LICENSE.txt"]
+    assert "Lesser General Public" in texts["zeroconf/COPYING"]
+    for project, licence in (("wyoming", "MIT"), ("zeroconf", "LGPL-2.1+"), ("ifaddr", "MIT")):
+        paragraph = copyright_text.split(f"Files: vendor/{project}/*\n", 1)[1].split("\n\n", 1)[0]
+        assert f"License: {licence}\n" in paragraph + "\n", paragraph
+        assert f"{project} {pinned_version(project)}" in copyright_text
 
 
 def test_conffiles_unit_and_maintainer_scripts(unpacked: Path) -> None:
