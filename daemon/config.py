@@ -72,10 +72,11 @@ class VadConfig:
     # Decode in the background once this much trailing silence has passed (models that decode at the end,
     # i.e. Whisper): the intent is ready when trailing_silence_ms is reached. 0 disables the look-ahead.
     lookahead_after_ms: int = _spec(150, lo=0, hi=5000)
-    # Early commit: publish as soon as the decoded sentence is a complete command that no grammar sentence extends,
-    # its margin is clear and this much non-speech followed it, instead of waiting for trailing_silence_ms.
+    # Early commit: publish as soon as the decoded sentence is a recognized command that nothing the grammar lets
+    # follow could change and this much non-speech followed it, instead of waiting for trailing_silence_ms.
+    # None = what the model needs to settle its last word (Whisper 60 ms, the WeNet model 200 ms).
     early_commit: bool = True
-    early_commit_after_ms: int = _spec(60, lo=30, hi=5000)
+    early_commit_after_ms: Optional[int] = _spec(None, lo=30, hi=5000)
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,9 @@ class WyomingConfig:
     idle_timeout_s: float = _spec(60.0, lo=1.0, hi=86400.0)  # a connection silent this long is closed
     max_event_bytes: int = _spec(1048576, lo=4096, hi=67108864)  # largest event payload (audio chunk) accepted
     workers: int = _spec(2, lo=1, hi=64)  # threads running recognition for all connections
-    lookahead_after_ms: int = _spec(300, lo=0, hi=5000)  # Whisper: decode after this much trailing silence (0 = off)
+    # Whisper: decode after this much trailing silence, before audio-stop (0 = off; None = the model's own
+    # trailing context, 60 ms: the client's VAD waits far longer, so the transcript is ready at audio-stop).
+    lookahead_after_ms: Optional[int] = _spec(None, lo=0, hi=5000)
     publish_intents: bool = True  # transcriptions also go out on MQTT (intent / not_recognized) like any other
 
     def __post_init__(self) -> None:

@@ -131,12 +131,17 @@ class CommandPipeline:
         self._clock = clock
         self._segmenter = VadSegmenter(vad_config, detector)
         self._session = recognizer.create_session()
-        # With early commit the look-ahead starts as soon as the guard of non-speech has passed: its result is what
-        # may be committed before the trailing silence ends (else it is used at the endpoint as usual).
-        after_ms = vad_config.lookahead_after_ms
-        if vad_config.early_commit and after_ms > 0:
-            after_ms = min(after_ms, vad_config.early_commit_after_ms)
-        self._lookahead = SpeculativeDecoder(_decode_and_judge, after_ms)
+        # A model that decodes at the end (Whisper) starts during the trailing silence and hands its result to the
+        # endpoint; with early commit any model that can snapshot its session decodes once the guard has passed,
+        # and that result is published at once when its sentence is final.
+        self._reuse_at_endpoint = bool(getattr(recognizer, "decodes_at_end", False))
+        self._early_commit_ms = 0
+        if vad_config.early_commit:
+            self._early_commit_ms = vad_config.early_commit_after_ms or int(
+                getattr(recognizer, "trailing_context_ms", 200))
+        starts = [ms for ms in (self._early_commit_ms,
+                                vad_config.lookahead_after_ms if self._reuse_at_endpoint else 0) if ms > 0]
+        self._lookahead = SpeculativeDecoder(_decode_and_judge, min(starts, default=0))
         self._lookahead_speech_end = -1
         self._muted = False
         self._active = False  # an utterance is being fed to the session
@@ -244,8 +249,8 @@ class CommandPipeline:
     def _check_early_commit(self, out: list[UtteranceEvent]) -> None:
         """Publish now when the look-ahead decoded a complete, unambiguous command and the guard has passed."""
         segmenter = self._segmenter
-        if (not self._vad_config.early_commit or not self._active or not segmenter.in_utterance
-                or segmenter.silence_ms < self._vad_config.early_commit_after_ms
+        if (not self._early_commit_ms or not self._active or not segmenter.in_utterance
+                or segmenter.silence_ms < self._early_commit_ms
                 or segmenter.speech_end_sample != self._lookahead_speech_end):
             return
         outcome = self._lookahead.ready(self._grammar())
@@ -275,7 +280,8 @@ class CommandPipeline:
         try:
             active = self._grammar()
             ahead = None
-            if end.reason in ("silence", "early_commit") and end.speech_end_sample == self._lookahead_speech_end:
+            if end.speech_end_sample == self._lookahead_speech_end and (
+                    end.reason == "early_commit" or (end.reason == "silence" and self._reuse_at_endpoint)):
                 ahead = self._lookahead.take(active)
             else:
                 self._lookahead.discard()

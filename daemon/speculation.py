@@ -15,8 +15,8 @@ class SpeculativeDecoder:
 
     When the speech has been followed by ``after_ms`` of silence, ``maybe_start`` decodes a snapshot of the
     session (audio so far) in the background; if the silence lasts until the endpoint, ``take`` hands over that
-    result instead of decoding again. Speech that resumes (``discard``) makes the look-ahead void. Only sessions
-    with ``snapshot()`` (Whisper, which decodes at the end) take part; streaming CTC sessions need none.
+    result instead of decoding again. Speech that resumes (``discard``) makes the look-ahead void. Sessions
+    without ``snapshot()`` take no part.
     """
 
     def __init__(self, decode: Callable[[Any, Any], tuple[Any, Any]], after_ms: int,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from dataclasses import dataclass, field
@@ -45,6 +46,13 @@ class Recognizer:
     beam's probability), 1 selects greedy search (confidence = geometric mean of the token probabilities).
     Token confidences are each token's peak frame probability, timestamps that frame's start.
     """
+
+    #: Streaming: finalize() only runs the last chunk, so decoding ahead of the endpoint saves nothing.
+    decodes_at_end = False
+    #: Audio after the last word the model needs before its decode is settled: the bundled model's last word
+    #: comes out right with 180 ms of it, not with 120 ms (demo/audio, each clip cut 60…500 ms after its last
+    #: loud sample).
+    trailing_context_ms = 200
 
     def __init__(
         self,
@@ -195,6 +203,12 @@ class RecognizerSession:
         if self._endpoint_cached is None or self._endpoint_cached[0] != self._num_frames:
             self._endpoint_cached = (self._num_frames, self._endpoint.detected(self._search.has_tokens()))
         return self._endpoint_cached[1]
+
+    def snapshot(self) -> "RecognizerSession":
+        """An independent copy of the stream so far (features, encoder caches, search), sharing the model: it can
+        be finalized in another thread while this session goes on."""
+        shared = {id(obj): obj for obj in (self.recognizer, self._units, self._encoder.model)}
+        return copy.deepcopy(self, shared)
 
     def finalize(self) -> RecognitionResult:
         """Run the last (short) chunk and return the final result; call reset() before reusing the session."""

@@ -163,7 +163,7 @@ def test_check_config_cli_prints_one_line_and_exits_1(tmp_path):
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"voicecmd: error: {path}:2: vad.aggresiveness: unknown key " \
-                                  "(known: aggressiveness, frame_ms, lookahead_after_ms, max_utterance_s, min_speech_ms, " \
+                                  "(known: aggressiveness, early_commit, early_commit_after_ms, frame_ms, lookahead_after_ms, max_utterance_s, min_speech_ms, " \
                                   "model_endpoint, onset_ms, preroll_ms, silence_below_peak_db, trailing_silence_ms)"
     assert "Traceback" not in proc.stderr
 

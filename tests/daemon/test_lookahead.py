@@ -25,6 +25,9 @@ class SnapshotSession(ScriptedSession):
 
 
 class SnapshotRecognizer(ScriptedRecognizer):
+    decodes_at_end = True  # like Whisper
+    trailing_context_ms = 60
+
     def __init__(self) -> None:
         super().__init__()
         self.snapshots: list[int] = []
