@@ -4,6 +4,7 @@
     python bench/search_bench.py --model DIR             # ... with that model's units
     python bench/search_bench.py --calibrate --lang en   # margins of in- vs out-of-grammar TTS speech
     python bench/search_bench.py --calibrate --lang zh --corpus /work/corpus --count 150   # M's held-out corpus
+    python bench/search_bench.py --calibrate --lang both --corpus /work/corpus --count 150  # + the confidence fit
 """
 
 from __future__ import annotations
@@ -196,71 +197,119 @@ def tts_items(lang: str, count: int, voice: str, tmp: Path) -> list[tuple[str, P
     return items
 
 
-def daemon_like(samples: np.ndarray, rng, preroll_s: float = 0.3, trailing_s: float = 0.5) -> np.ndarray:
-    """Pad as the service's VAD hands utterances over (pre-roll + trailing silence) with a little mic noise."""
+def daemon_like(samples: np.ndarray, rng, preroll_s: float = 0.3, trailing_s: float = 0.5,
+                snr_db: float | None = None) -> np.ndarray:
+    """Pad as the service's VAD hands utterances over (pre-roll + trailing silence) with a little mic noise, and
+    white noise ``snr_db`` below the speech's RMS over the whole utterance when given."""
     pad = lambda s: np.zeros(int(s * 16000))  # noqa: E731
-    audio = np.concatenate([pad(preroll_s), samples.astype(np.float64), pad(trailing_s)])
+    speech = samples.astype(np.float64)
+    audio = np.concatenate([pad(preroll_s), speech, pad(trailing_s)])
     audio += rng.normal(0, 8.0, len(audio))
+    if snr_db is not None:
+        audio += rng.normal(0, np.sqrt(np.mean(speech**2)) / 10 ** (snr_db / 20), len(audio))
     return np.clip(np.round(audio), -32768, 32767).astype(np.int16)
 
 
-def calibrate(model: Path, lang: str, count: int, voice: str, corpus: Path | None, split: str) -> None:
-    from daemon.audio.wavfile import read_wav_int16
-    from daemon.grammar.decode import GrammarDecoder
+def calibrate(model: Path, langs: list[str], count: int, voice: str, corpus: Path | None, split: str,
+              snrs: list[float | None], records_path: Path | None) -> None:
+    """Margins (rejection threshold, clean speech) and the confidence features (every noise condition)."""
+    import json
+
     from runtime.recognizer import Recognizer
 
-    grammar = load_grammar(grammar_paths(lang))
     recognizer = Recognizer(model)
     tokenizer = ModelTokenizer.for_model_dir(model, recognizer.units)
-    decoder = GrammarDecoder(grammar, tokenizer, reject_threshold=-1e9)
+    records: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for lang in langs:
+            if corpus is not None:
+                items = corpus_items(corpus, lang, split, count)
+                source = f"corpus {corpus} ({split} split)"
+            else:
+                items = tts_items(lang, count, voice, Path(tmp))
+                source = f"TTS voice {voice}"
+            print(f"== {lang}: {source}, {len(items)} utterances x noise {', '.join(snr_name(s) for s in snrs)}",
+                  flush=True)
+            records += measure(recognizer, tokenizer, lang, items, snrs)
+    if records_path is not None:
+        records_path.write_text(json.dumps(records, indent=0) + "\n", encoding="utf-8")
+        print(f"per-utterance records: {records_path}")
+    for lang in langs:
+        report_threshold(model, lang, [r for r in records if r["lang"] == lang and r["snr"] is None])
+    report_confidence(records)
+
+
+def snr_name(snr: float | None) -> str:
+    return "clean" if snr is None else f"{snr:g} dB"
+
+
+def measure(recognizer, tokenizer, lang: str, items: list, snrs: list[float | None]) -> list[dict]:
+    """Decode each item as the service hands it over, in each noise condition; one feature record per decode."""
+    from daemon.audio.wavfile import read_wav_int16
+    from daemon.grammar.decode import GrammarDecoder
+
+    decoder = GrammarDecoder(load_grammar(grammar_paths(lang)), tokenizer, reject_threshold=-1e9)
     session = recognizer.create_session()
     rng = np.random.default_rng(3)
-    margins: dict[str, list[float]] = {"in": [], "out": []}
-    per_token: dict[str, list[float]] = {"in": [], "out": []}
-    per_span: dict[str, list[float]] = {"in": [], "out": []}
-    gaps: dict[str, list[float]] = {"in": [], "out": []}  # weakest unit's posterior gap along the grammar path
-    right: list[bool] = []  # in-grammar utterance decoded to its exact intent and slots
-    correct = 0
-    decode_ms = []
-    with tempfile.TemporaryDirectory() as tmp:
-        if corpus is not None:
-            items = corpus_items(corpus, lang, split, count)
-            source = f"corpus {corpus} ({split} split)"
-        else:
-            items = tts_items(lang, count, voice, Path(tmp))
-            source = f"TTS voice {voice}"
-        for kind, wav, intent, slots in items:
+    records = []
+    for kind, wav, intent, slots in items:
+        samples = read_wav_int16(wav)
+        for snr in snrs:
             session.reset()
-            session.accept_waveform(daemon_like(read_wav_int16(wav), rng))
+            session.accept_waveform(daemon_like(samples, rng, snr_db=snr))
             final = session.finalize()
             start = time.perf_counter()
             search = constrained_search(final.logprobs, decoder.graph)
             result = decoder.result_of(search, final.frame_shift_ms)
-            decode_ms.append((time.perf_counter() - start) * 1e3)
-            margins[kind].append(result.margin)
-            # Alternative normalisations, insensitive to silence padding: per unit of the free transcript,
-            # and per frame of the speech span (first to last frame whose best unit is not blank).
+            elapsed_ms = (time.perf_counter() - start) * 1e3
             diff = search.log_likelihood - search.free_log_likelihood
-            per_token[kind].append(diff / (len(search.free_tokens) + 1))
-            per_span[kind].append(diff / speech_span(final.logprobs))
-            gaps[kind].append(weakest_unit_gap(final.logprobs, search.tokens, search.token_frames))
-            if kind == "in":
-                ok = result.intent == intent and result.slots == slots
-                correct += ok
-                right.append(ok)
-    ins, outs = margins["in"], margins["out"]
-    print(f"== calibration: model {model}, grammar {lang}, {source}: {len(ins)} in-grammar, {len(outs)} out")
-    print(f"in-grammar exact intent+slots (no rejection): {correct}/{len(ins)}; "
+            records.append({
+                "lang": lang, "file": wav.name, "snr": snr, "kind": kind,
+                # in-grammar utterance decoded to its exact intent and slots (None: out-of-grammar speech)
+                "right": (result.intent == intent and result.slots == slots) if kind == "in" else None,
+                "margin": _finite(result.margin),
+                # Alternative normalisations, insensitive to silence padding: per unit of the free transcript,
+                # and per frame of the speech span (first to last frame whose best unit is not blank).
+                "per_token": _finite(diff / (len(search.free_tokens) + 1)),
+                "per_span": _finite(diff / speech_span(final.logprobs)),
+                "gap": _finite(weakest_unit_gap(final.logprobs, search.tokens, search.token_frames)),
+                "weakest_posterior": min(search.token_confidences, default=0.0),
+                "confidence": result.confidence,
+                "decode_ms": round(elapsed_ms, 3),
+            })
+    return records
+
+
+def _finite(value: float) -> float | None:
+    """JSON-safe: None for -inf (no grammar path fits)."""
+    return round(float(value), 5) if math.isfinite(value) else None
+
+
+def _values(records: list[dict], key: str) -> list[float]:
+    return [-math.inf if r[key] is None else r[key] for r in records]
+
+
+def report_threshold(model: Path, lang: str, records: list[dict]) -> None:
+    """Rejection figures of the margin on clean speech: percentiles, AUCs, thresholds, the margin-only fit."""
+    if not records:
+        return
+    ins = [r for r in records if r["kind"] == "in"]
+    outs = [r for r in records if r["kind"] == "out"]
+    decode_ms = [r["decode_ms"] for r in records]
+    print(f"== calibration: model {model}, grammar {lang}, clean: {len(ins)} in-grammar, {len(outs)} out")
+    print(f"in-grammar exact intent+slots (no rejection): {sum(r['right'] for r in ins)}/{len(ins)}; "
           f"decode median {statistics.median(decode_ms):.2f} ms, max {max(decode_ms):.2f} ms")
-    for name, values in (("in-grammar", ins), ("out-of-grammar", outs)):
+    for name, values in (("in-grammar", _values(ins, "margin")), ("out-of-grammar", _values(outs, "margin"))):
         finite = [v for v in values if math.isfinite(v)]
         qs = np.percentile(finite, [5, 25, 50, 75, 95]) if finite else []
         print(f"{name:15s} margin percentiles 5/25/50/75/95: " + " ".join(f"{q:.3f}" for q in qs)
               + f"  (no path: {len(values) - len(finite)})")
-    print(f"rejection AUC per frame {auc(ins, outs):.3f}; per free unit {auc(per_token['in'], per_token['out']):.3f}; "
-          f"per speech-span frame {auc(per_span['in'], per_span['out']):.3f}")
-    good = [m for m, ok in zip(ins, right) if ok]
-    wrong = [m for m, ok in zip(ins, right) if not ok]
+    print(f"rejection AUC per frame {auc(_values(ins, 'margin'), _values(outs, 'margin')):.3f}; "
+          f"per free unit {auc(_values(ins, 'per_token'), _values(outs, 'per_token')):.3f}; "
+          f"per speech-span frame {auc(_values(ins, 'per_span'), _values(outs, 'per_span')):.3f}")
+    good = _values([r for r in ins if r["right"]], "margin")
+    wrong = _values([r for r in ins if not r["right"]], "margin")
+    outs = _values(outs, "margin")
     for threshold in (-0.02, -0.05, -0.1, -0.15, -0.2, -0.25, -0.3, -0.35, -0.4, -0.5, -0.6, -0.8, -1.0):
         print(f"threshold {threshold:6.2f}: correct commands rejected {rate(good, threshold, below=True):6.1%}  "
               f"misrecognised commands accepted {rate(wrong, threshold):6.1%}  "
@@ -272,16 +321,7 @@ def calibrate(model: Path, lang: str, count: int, voice: str, corpus: Path | Non
         print(f"equal-error threshold {eer:.3f} (correct rejected {rate(good, eer, below=True):.1%}, "
               f"out accepted {rate(outs, eer):.1%}); min total error at {best:.3f} "
               f"(correct rejected {rate(good, best, below=True):.1%}, out accepted {rate(outs, best):.1%})")
-    fit_logistic(good, outs + wrong)  # confidence = P(the decoded command is right)
-    # The margin is <= 0 by construction (the free best path bounds every grammar path), so a logistic of the
-    # margin alone tops out at its value at 0 for every clear command; the weakest unit's gap keeps ranking them.
-    good_gaps = [g for g, ok in zip(gaps["in"], right) if ok]
-    wrong_gaps = [g for g, ok in zip(gaps["in"], right) if not ok]
-    exact = [g for m, g in zip(good, good_gaps) if m == 0.0]
-    if exact:
-        print(f"correct commands with margin 0: {len(exact)}/{len(good)}; their weakest-unit gap percentiles "
-              f"5/50/95: " + " ".join(f"{q:.2f}" for q in np.percentile(exact, [5, 50, 95])))
-    fit_logistic2(list(zip(good, good_gaps)), list(zip(outs + wrong, gaps["out"] + wrong_gaps)))
+    fit_logistic(good, outs + wrong)  # margin-only P(the decoded command is right)
 
 
 def rate(values: list[float], threshold: float, below: bool = False) -> float:
@@ -310,19 +350,55 @@ def weakest_unit_gap(logprobs: np.ndarray, tokens: tuple[int, ...], frames: tupl
     return min(gaps)
 
 
-def fit_logistic2(ins: list[tuple[float, float]], outs: list[tuple[float, float]]) -> None:
-    """Fit P(right | margin, gap) = 1 / (1 + exp(-(w0 + w1 margin + w2 gap))); print the weights."""
-    keep = lambda pairs: [p for p in pairs if all(math.isfinite(v) for v in p)]  # noqa: E731
-    ins, outs = keep(ins), keep(outs)
-    if not ins or not outs:
+def report_confidence(records: list[dict]) -> None:
+    """Fit the decoder's confidence (daemon/grammar/decode.py: command_confidence) on every noise condition, beside
+    the alternatives it was chosen over, and show how the committed constants are calibrated on these decodes."""
+    from daemon.grammar import decode
+
+    fits = [r for r in records if r["margin"] is not None]  # no path: confidence 0, nothing to fit
+    if not fits or len({r["kind"] == "in" and r["right"] for r in fits}) < 2:
         return
-    x = np.array(ins + outs)
-    y = np.array([1.0] * len(ins) + [0.0] * len(outs))
-    design = np.column_stack([np.ones(len(x)), x])
-    w = _newton_logistic(design, y)
-    conf = 1.0 / (1.0 + np.exp(-np.column_stack([np.ones(len(ins)), np.array(ins)]) @ w))
-    print(f"logistic fit on (margin, weakest-unit gap): w0 {w[0]:.2f}, w_margin {w[1]:.2f}, w_gap {w[2]:.3f}; "
-          f"confidence of correct commands 5/50/95 %: " + " ".join(f"{q:.3f}" for q in np.percentile(conf, [5, 50, 95])))
+    y = np.array([float(r["kind"] == "in" and bool(r["right"])) for r in fits])
+    margin = np.array([r["margin"] for r in fits])
+    posterior = np.clip([r["weakest_posterior"] for r in fits], 1e-12, decode._MAX_POSTERIOR)
+    log_odds = np.maximum(0.0, np.log(posterior) - np.log1p(-posterior))
+    gap = np.maximum(0.0, np.array([r["gap"] for r in fits]))
+    fade = np.exp(decode._CONF_FADE * margin)
+    print(f"== confidence: {len(fits)} decodes (all languages and noise conditions), {int(y.sum())} right; "
+          f"margin 0: {int((margin == 0).sum())}, {y[margin == 0].mean():.1%} right")
+    ones = np.ones_like(margin)
+    candidates = {
+        "margin only": [ones, margin],
+        "margin + weakest-unit gap (linear)": [ones, margin, np.array([r["gap"] for r in fits])],
+        "margin + max(0, gap) * fade": [ones, margin, gap * fade],
+        "margin + max(0, logit(weakest posterior)) * fade [decoder]": [ones, margin, log_odds * fade],
+    }
+    for name, columns in candidates.items():
+        design = np.column_stack(columns)
+        w = _newton_logistic(design, y)
+        print(f"{name:58s} log-loss {_log_loss(1.0 / (1.0 + np.exp(-design @ w)), y):.4f}  weights "
+              + " ".join(f"{v:.3f}" for v in w))
+    committed = np.array([decode.command_confidence(r["margin"], r["weakest_posterior"]) for r in fits])
+    print(f"committed constants (bias {decode._CONF_BIAS}, margin {decode._CONF_MARGIN}, posterior "
+          f"{decode._CONF_POSTERIOR}, fade {decode._CONF_FADE}): log-loss {_log_loss(committed, y):.4f}; "
+          f"predicted -> observed right:")
+    edges = [0.0, 0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0001]
+    print("  " + "  ".join(f"{lo:.2f}-{min(hi, 1):.2f}: {y[sel].mean():.0%} of {sel.sum()}"
+                           for lo, hi in zip(edges, edges[1:])
+                           if (sel := (committed >= lo) & (committed < hi)).any()))
+    for snr in dict.fromkeys(r["snr"] for r in fits):
+        sel = np.array([r["snr"] == snr for r in fits])
+        right = committed[sel & (y == 1)]
+        wrong = committed[sel & (y == 0)]
+        print(f"  {snr_name(snr):6s} confidence of right decodes 5/50/95 %: "
+              + " ".join(f"{q:.3f}" for q in np.percentile(right, [5, 50, 95]))
+              + "; of wrong ones (misrecognised, out of grammar) 50/95/99 %: "
+              + " ".join(f"{q:.3f}" for q in np.percentile(wrong, [50, 95, 99])))
+
+
+def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
 def _newton_logistic(design: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -353,11 +429,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="timing repetitions (best is reported)")
     parser.add_argument("--utterances", type=int, default=20, help="utterances per decoding figure")
     parser.add_argument("--calibrate", action="store_true", help="measure margins on TTS speech with --model")
-    parser.add_argument("--lang", default="en", choices=("zh", "en"))
+    parser.add_argument("--lang", default="en", choices=("zh", "en", "both"))
     parser.add_argument("--count", type=int, default=60, help="utterances per class for --calibrate")
     parser.add_argument("--voice", default="espeak", help="espeak[:variant] or flite[:voice] for --calibrate")
     parser.add_argument("--corpus", type=Path, default=None, help="M's corpus dir (utts.tsv, clean/) for --calibrate")
     parser.add_argument("--split", default="test", help="corpus split for --calibrate (default test)")
+    parser.add_argument("--snr", default="clean,20,10,5,0",
+                        help="noise conditions for the confidence fit of --calibrate: 'clean' and white-noise SNRs "
+                             "in dB, comma-separated (the threshold figures use the clean condition)")
+    parser.add_argument("--records", type=Path, default=None, help="write --calibrate's per-utterance features here")
     args = parser.parse_args(argv)
     model = args.model
     if model is None and (REPO / "models" / "default" / "units.txt").is_file():
@@ -371,7 +451,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"search bench: --calibrate without --corpus synthesizes speech with {tts} and sox; missing: "
                   f"{', '.join(missing)}: {program_install_hint(missing)}", file=sys.stderr)
             return 2
-        calibrate(model, args.lang, args.count, args.voice, args.corpus, args.split)
+        snrs = [None if v.strip() == "clean" else float(v) for v in args.snr.split(",") if v.strip()]
+        if None not in snrs:
+            snrs.insert(0, None)
+        langs = ["zh", "en"] if args.lang == "both" else [args.lang]
+        calibrate(model, langs, args.count, args.voice, args.corpus, args.split, snrs, args.records)
         return 0
     compiled = bench_compile(model, args.repeat)
     bench_decode(compiled, args.repeat, args.utterances)

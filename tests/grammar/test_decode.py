@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from daemon.grammar import load_grammar
-from daemon.grammar.decode import DEFAULT_REJECT_THRESHOLD, GrammarDecoder, margin_confidence
+from daemon.grammar.decode import DEFAULT_REJECT_THRESHOLD, GrammarDecoder, command_confidence
 from runtime.tokenizer import ModelTokenizer
 from runtime.units import UnitTable
 from tests.grammar.test_token_compiler import EN_GRAMMAR, ZH_GRAMMAR, word_sentences
@@ -59,12 +59,13 @@ def said(units: UnitTable, symbols: list[str], rng, lead=3, gap=3, tail=3) -> np
 
 def test_default_threshold_is_a_measured_negative_margin():
     assert -1.0 < DEFAULT_REJECT_THRESHOLD < -0.05
-    assert margin_confidence(0.0) > 0.75
-    assert 0.2 < margin_confidence(DEFAULT_REJECT_THRESHOLD) < 0.6
-    assert margin_confidence(-1.0) < 0.01
-    assert margin_confidence(-math.inf) == 0.0
+    # A clear weakest unit (posterior 0.99): the margin maps the threshold region (tests/grammar/test_confidence.py).
+    assert command_confidence(0.0, 0.99) > 0.75
+    assert 0.2 < command_confidence(DEFAULT_REJECT_THRESHOLD, 0.99) < 0.6
+    assert command_confidence(-1.0, 0.99) < 0.01
+    assert command_confidence(-math.inf, 0.99) == 0.0
     margins = [-2.0, -0.5, -0.2, -0.1, 0.0]
-    assert [margin_confidence(m) for m in margins] == sorted(margin_confidence(m) for m in margins)
+    assert [command_confidence(m, 0.99) for m in margins] == sorted(command_confidence(m, 0.99) for m in margins)
 
 
 def test_in_grammar_zh_command_gives_intent_and_slots(zh_grammar, tokenizer):
@@ -76,7 +77,8 @@ def test_in_grammar_zh_command_gives_intent_and_slots(zh_grammar, tokenizer):
     assert result.raw_slots == {"room": "卧室"}
     assert result.free_text == "打开卧室的风扇"
     assert result.margin > -0.05
-    assert result.confidence == pytest.approx(margin_confidence(result.margin)) and result.confidence > 0.7
+    weakest = min(t[3] for t in result.tokens)
+    assert result.confidence == pytest.approx(command_confidence(result.margin, weakest)) and result.confidence > 0.7
     assert [t[0] for t in result.tokens] == list("打开卧室的风扇")
     starts = [t[1] for t in result.tokens]
     assert starts == sorted(starts) and all(t[2] > t[1] for t in result.tokens)
