@@ -121,9 +121,11 @@ def constrained_decode(
 
     Whisper's own beam search, restricted to what the automata allow: every open hypothesis proposes its
     allowed tokens (and <|endoftext|> where its automaton may end); the ``beam`` best proposals go on, chosen
-    ends are collected until ``beam`` sentences have ended, and the winner is the best mean token log-prob
-    (Whisper's length normalisation, so a sentence is not cut short for being cheaper). The free greedy row
-    rides in the same batch.
+    ends are collected until ``beam`` sentences have ended, and the winner is the most probable sentence: the
+    highest sum of token log-probs, end of text included. (Whisper's free decoding divides by the length so
+    that it does not stop early; here a sentence that stops early pays for it in its end-of-text probability,
+    and the grammar's wordings of one command — *lots of* / *a lot of* — compete on likelihood alone.) The free
+    greedy row rides in the same batch.
     """
     vocab = model.vocabulary
     trie = vocab.trie()
@@ -231,5 +233,5 @@ def constrained_decode(
 
 
 def _best(finished: list[_Row]) -> "_Row | None":
-    """The ended hypothesis with the best mean log-prob per token (end of text included)."""
-    return max(finished, key=lambda row: row.score / max(1, len(row.logprobs)), default=None)
+    """The most probable ended hypothesis (sum of its token log-probs, end of text included)."""
+    return max(finished, key=lambda row: row.score, default=None)
