@@ -9,7 +9,7 @@ import pytest
 
 from daemon import __version__
 from tests.packaging.conftest import DEMO_INTENTS
-from tests.packaging.debroot import REPO_ROOT
+from tests.packaging.debroot import REPO_ROOT, pinned_version
 
 # A fresh machine debootstraps the arm64 root and its build dependencies under emulation (~10 min).
 BUILD_TIMEOUT_S = 40 * 60
@@ -34,6 +34,12 @@ def test_arm64_deb_builds_installs_and_runs_under_emulation(tmp_path):
     assert any(line.startswith("numpy ") and "onnxruntime" in line for line in lines)
     # The vendored opencc (aarch64 wheel) converts simplified 灯 to traditional 燈 in the arm64 root.
     assert any(line.startswith("opencc ") and line.endswith(" s2t 燈") for line in lines), lines
+    # tests/packaging/wyoming_probe.py: the vendored wyoming and zeroconf (its aarch64 extension packs an mDNS answer).
+    probe = json.loads(next(line for line in lines if line.startswith('{"files": ')))
+    assert probe["files"]["zeroconf._dns"].startswith("/usr/lib/voicecmd/vendor/python3.11/zeroconf/_dns.")
+    assert probe["files"]["zeroconf._dns"].endswith("-aarch64-linux-gnu.so"), probe
+    assert probe["versions"] == {"wyoming": pinned_version("wyoming"), "zeroconf": pinned_version("zeroconf")}
+    assert probe["answer_port"] == 10300
     # `voicecmd transcribe --model .../model-wenet` prints "<file>\t<text>" for the bundled demo recording.
     transcripts = [line.split("\t", 1) for line in lines if line.startswith("/usr/share/voicecmd/demo/")]
     assert transcripts and transcripts[0][1].strip(), "the installed WeNet model did not transcribe the demo"
