@@ -120,11 +120,9 @@ class PipelineVoicecmd(Voicecmd):
         events = []
         for begin in range(0, len(audio), 480):
             events += pipeline.feed(audio[begin:begin + 480], begin / 16000)
-            future = pipeline._lookahead._future
-            while future is not None and not future.done():
-                time.sleep(0.001)
+            pipeline.settle()
         events += pipeline.flush()
-        pipeline._lookahead.close()
+        pipeline.close()
         intents = [e for e in events if isinstance(e, IntentEvent)]
         first = intents[0] if len(intents) == 1 else None
         return {"fits": bool(intents), "intent": first.intent if first else None,

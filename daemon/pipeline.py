@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import time
 import uuid
@@ -131,18 +132,22 @@ class CommandPipeline:
         self._clock = clock
         self._segmenter = VadSegmenter(vad_config, detector)
         self._session = recognizer.create_session()
-        # A model that decodes at the end (Whisper) starts during the trailing silence and hands its result to the
-        # endpoint; with early commit any model that can snapshot its session decodes once the guard has passed,
-        # and that result is published at once when its sentence is final.
-        self._reuse_at_endpoint = bool(getattr(recognizer, "decodes_at_end", False))
+        # Two decodes ahead of the endpoint, one worker thread between them. With early commit, any model that can
+        # snapshot its session decodes once the guard has passed; that result is published at once when its
+        # sentence is final, and only then (the guard can be too short for the model to settle a sentence that
+        # goes on). A model that decodes at the end (Whisper) also decodes after lookahead_after_ms of silence
+        # and hands that result to the endpoint.
+        worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="speculative-decode")
+        self._worker = worker
         self._early_commit_ms = 0
         if vad_config.early_commit:
             self._early_commit_ms = vad_config.early_commit_after_ms or int(
                 getattr(recognizer, "trailing_context_ms", 200))
-        starts = [ms for ms in (self._early_commit_ms,
-                                vad_config.lookahead_after_ms if self._reuse_at_endpoint else 0) if ms > 0]
-        self._lookahead = SpeculativeDecoder(_decode_and_judge, min(starts, default=0))
+        self._early = SpeculativeDecoder(_decode_and_judge, self._early_commit_ms, worker)
+        endpoint_ms = vad_config.lookahead_after_ms if getattr(recognizer, "decodes_at_end", False) else 0
+        self._lookahead = SpeculativeDecoder(decode_utterance, endpoint_ms, worker)
         self._lookahead_speech_end = -1
+        self._early_outcome: Optional[tuple] = None  # the early decode being committed
         self._muted = False
         self._active = False  # an utterance is being fed to the session
         self._anchor_sample = 0  # absolute sample index whose wall-clock time is _anchor_time
@@ -178,7 +183,7 @@ class CommandPipeline:
             self.stats.dropped_muted_blocks += 1
             if self._active:
                 self._session.reset()
-                self._lookahead.discard()
+                self._discard_ahead()
                 _LOGGER.info("muted: utterance in progress dropped")
             self._segmenter.reset()
             self._active = False
@@ -212,8 +217,20 @@ class CommandPipeline:
         """Forget any utterance in progress (after a crash in the pipeline thread)."""
         self._segmenter.reset()
         self._session.reset()
-        self._lookahead.discard()
+        self._discard_ahead()
         self._active = False
+
+    def settle(self, timeout_s: float = 30.0) -> None:
+        """Wait for the decodes running ahead of the endpoint (for callers that feed faster than real time)."""
+        deadline = time.monotonic() + timeout_s
+        for ahead in (self._early, self._lookahead):
+            while not ahead.idle and time.monotonic() < deadline:
+                time.sleep(0.001)
+
+    def close(self) -> None:
+        """Stop the look-ahead worker (a decode in progress finishes in the background)."""
+        self._discard_ahead()
+        self._worker.shutdown(wait=False)
 
     def flush(self) -> list[UtteranceEvent]:
         """End an utterance in progress (end of stream, shutdown) and decode it."""
@@ -241,10 +258,16 @@ class CommandPipeline:
         if not self._active or not segmenter.in_utterance:
             return
         if segmenter.silence_ms == 0 or segmenter.speech_end_sample != self._lookahead_speech_end:
-            self._lookahead.discard()
+            self._discard_ahead()
             self._lookahead_speech_end = segmenter.speech_end_sample
         if segmenter.silence_ms > 0:
-            self._lookahead.maybe_start(self._session, self._grammar(), segmenter.silence_ms)
+            active = self._grammar()
+            self._early.maybe_start(self._session, active, segmenter.silence_ms)
+            self._lookahead.maybe_start(self._session, active, segmenter.silence_ms)
+
+    def _discard_ahead(self) -> None:
+        self._early.discard()
+        self._lookahead.discard()
 
     def _check_early_commit(self, out: list[UtteranceEvent]) -> None:
         """Publish now when the look-ahead decoded a complete, unambiguous command and the guard has passed."""
@@ -253,9 +276,10 @@ class CommandPipeline:
                 or segmenter.silence_ms < self._early_commit_ms
                 or segmenter.speech_end_sample != self._lookahead_speech_end):
             return
-        outcome = self._lookahead.ready(self._grammar())
+        outcome = self._early.ready(self._grammar())
         if outcome is None or not outcome[2]:
             return
+        self._early_outcome = outcome
         end = segmenter.force_end("early_commit")
         self._active = False
         if end is not None:
@@ -269,8 +293,9 @@ class CommandPipeline:
     def _finish(self, end: UtteranceEnd) -> Optional[UtteranceEvent]:
         stats = self.stats
         stats.endpoint_reasons[end.reason] = stats.endpoint_reasons.get(end.reason, 0) + 1
+        early, self._early_outcome = self._early_outcome, None
         if end.too_short:
-            self._lookahead.discard()
+            self._discard_ahead()
             stats.too_short += 1
             self._session.reset()
             _LOGGER.debug("utterance dropped: %d ms of speech is below the minimum", end.speech_ms)
@@ -280,14 +305,13 @@ class CommandPipeline:
         try:
             active = self._grammar()
             ahead = None
-            if end.speech_end_sample == self._lookahead_speech_end and (
-                    end.reason == "early_commit" or (end.reason == "silence" and self._reuse_at_endpoint)):
-                ahead = self._lookahead.take(active)
-            else:
-                self._lookahead.discard()
-            result, decoded = ahead[:2] if ahead is not None else decode_utterance(self._session, active)
-            if end.reason == "early_commit":
+            if early is not None:
+                ahead = early[:2]
                 stats.early_commits += 1
+            elif end.reason == "silence" and end.speech_end_sample == self._lookahead_speech_end:
+                ahead = self._lookahead.take(active)
+            self._discard_ahead()
+            result, decoded = ahead if ahead is not None else decode_utterance(self._session, active)
         finally:
             self._session.reset()
         stats.last_decode_ms = (time.perf_counter() - t0) * 1000.0

@@ -55,6 +55,12 @@ class SpeculativeDecoder:
             self._active = None
             self.discarded += 1
 
+    @property
+    def idle(self) -> bool:
+        """No look-ahead is running or waiting to run."""
+        future = self._future
+        return future is None or future.done()
+
     def ready(self, active: Any) -> Optional[Any]:
         """The look-ahead's outcome if it has finished, succeeded and used ``active``; else None. Keeps it for
         ``take``."""

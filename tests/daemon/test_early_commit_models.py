@@ -4,7 +4,6 @@ not-a-command clip is not committed early."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +40,7 @@ def feed_waiting(pipeline, samples):
     for begin in range(0, len(samples), BLOCK):
         for event in pipeline.feed(samples[begin:begin + BLOCK], 1000.0 + (begin + BLOCK) / SR):
             events.append((begin + BLOCK, event))
-        future = pipeline._lookahead._future
-        while future is not None and not future.done():
-            time.sleep(0.002)
+        pipeline.settle()
     return events
 
 
