@@ -94,11 +94,11 @@ class Voicecmd:
 class PipelineVoicecmd(Voicecmd):
     """The recognizer under test inside the daemon's pipeline (VAD, look-ahead, early commit on or off)."""
 
-    def __init__(self, model_dir: Path, threads: int, early_commit: bool) -> None:
+    def __init__(self, model_dir: Path, threads: int, early_commit: bool, guard_ms: int | None = None) -> None:
         super().__init__(model_dir, threads)
         from daemon.config import VadConfig  # noqa: PLC0415
 
-        self.vad_config = VadConfig(early_commit=early_commit)
+        self.vad_config = VadConfig(early_commit=early_commit, early_commit_after_ms=guard_ms)
         self.name = f"voicecmd {Path(model_dir).name} pipeline, early commit {'on' if early_commit else 'off'}"
 
     def decoder(self, grammar):
@@ -235,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="run voicecmd (--no-voicecmd: only the peer, e.g. in a second process)")
     parser.add_argument("--pipeline", choices=("on", "off"), default=None,
                         help="run the clips through the daemon's pipeline with early commit on or off")
+    parser.add_argument("--early-commit-after-ms", type=int, default=None,
+                        help="with --pipeline on: the guard (default: the model's trailing context)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/voicecmd-real-speech"))
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None)
@@ -244,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     conditions = [c if c == "clean" else int(c) for c in args.conditions.split(",")]
     if args.pipeline is not None:
-        ours = PipelineVoicecmd(args.model or default_model_dir(), args.threads, args.pipeline == "on")
+        ours = PipelineVoicecmd(args.model or default_model_dir(), args.threads, args.pipeline == "on",
+                                args.early_commit_after_ms)
     else:
         ours = Voicecmd(args.model or default_model_dir(), args.threads)
     threshold = ours.threshold if args.threshold is None else args.threshold
