@@ -78,7 +78,7 @@ class TranscriptionSession:
     """Audio of one ``audio-start`` .. ``audio-stop``; every method runs on a worker thread, one call at a time."""
 
     def __init__(self, pool: SessionPool, rate: int, width: int, channels: int, max_audio_s: float, *,
-                 lookahead_after_ms: Optional[int] = 0, grammar: Optional[Callable[[], ActiveGrammar]] = None,
+                 lookahead_after_ms: int = 0, grammar: Optional[Callable[[], ActiveGrammar]] = None,
                  executor: Optional[Executor] = None, clock: Callable[[], float] = time.time) -> None:
         self._converter = PcmConverter(rate, width, channels)  # validates the format first
         self._pool = pool
@@ -89,8 +89,6 @@ class TranscriptionSession:
         self._grammar = grammar
         self._lookahead: Optional[SpeculativeDecoder] = None
         recognizer = getattr(self._session, "recognizer", None)
-        if lookahead_after_ms is None:  # the model's own: as soon as its last word is settled
-            lookahead_after_ms = int(getattr(recognizer, "trailing_context_ms", 0))
         # Only for models that decode at the end: a streaming model's finish is cheap already.
         if (grammar is not None and lookahead_after_ms > 0 and hasattr(self._session, "snapshot")
                 and getattr(recognizer, "decodes_at_end", False)):
