@@ -98,7 +98,8 @@ class PipelineVoicecmd(Voicecmd):
         super().__init__(model_dir, threads)
         from daemon.config import VadConfig  # noqa: PLC0415
 
-        self.vad_config = VadConfig(early_commit=early_commit, early_commit_after_ms=guard_ms)
+        guard = {} if guard_ms is None else {"early_commit_after_ms": guard_ms}
+        self.vad_config = VadConfig(early_commit=early_commit, **guard)
         self.name = f"voicecmd {Path(model_dir).name} pipeline, early commit {'on' if early_commit else 'off'}"
 
     def decoder(self, grammar):

@@ -74,9 +74,10 @@ class VadConfig:
     lookahead_after_ms: int = _spec(150, lo=0, hi=5000)
     # Early commit: publish as soon as the decoded sentence is a recognized command that nothing the grammar lets
     # follow could change and this much non-speech followed it, instead of waiting for trailing_silence_ms.
-    # None = what the model needs to settle its last word (Whisper 60 ms, the WeNet model 200 ms).
+    # (The decode itself starts earlier, once the model's last word is settled.) Real speakers pause inside
+    # commands: see docs/model.md for how the guard was measured.
     early_commit: bool = True
-    early_commit_after_ms: Optional[int] = _spec(None, lo=30, hi=5000)
+    early_commit_after_ms: int = _spec(200, lo=30, hi=5000)
 
 
 @dataclass(frozen=True)

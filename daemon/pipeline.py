@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
 import time
 import uuid
@@ -132,18 +133,19 @@ class CommandPipeline:
         self._clock = clock
         self._segmenter = VadSegmenter(vad_config, detector)
         self._session = recognizer.create_session()
-        # Two decodes ahead of the endpoint, one worker thread between them. With early commit, any model that can
-        # snapshot its session decodes once the guard has passed; that result is published at once when its
-        # sentence is final, and only then (the guard can be too short for the model to settle a sentence that
-        # goes on). A model that decodes at the end (Whisper) also decodes after lookahead_after_ms of silence
+        # Two decodes ahead of the endpoint, one worker thread between them. With early commit, a model that can
+        # snapshot its session decodes as soon as its last word is settled (its trailing context, the snapshot
+        # padded with the silence the model expects after an utterance); the result is published once the guard
+        # of non-speech (early_commit_after_ms) has passed without speech resuming, and only when its sentence
+        # is final. A model that decodes at the end (Whisper) also decodes after lookahead_after_ms of silence
         # and hands that result to the endpoint.
         worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="speculative-decode")
         self._worker = worker
-        self._early_commit_ms = 0
-        if vad_config.early_commit:
-            self._early_commit_ms = vad_config.early_commit_after_ms or int(
-                getattr(recognizer, "trailing_context_ms", 200))
-        self._early = SpeculativeDecoder(_decode_and_judge, self._early_commit_ms, worker)
+        self._early_commit_ms = vad_config.early_commit_after_ms if vad_config.early_commit else 0
+        settle_ms = int(getattr(recognizer, "trailing_context_ms", self._early_commit_ms))
+        padding = int(getattr(recognizer, "end_padding_ms", 0)) * SAMPLE_RATE // 1000
+        self._early = SpeculativeDecoder(functools.partial(_decode_and_judge, padding=padding),
+                                         min(settle_ms, self._early_commit_ms), worker)
         endpoint_ms = vad_config.lookahead_after_ms if getattr(recognizer, "decodes_at_end", False) else 0
         self._lookahead = SpeculativeDecoder(decode_utterance, endpoint_ms, worker)
         self._lookahead_speech_end = -1
@@ -358,8 +360,12 @@ def decode_utterance(session: RecognizerSessionLike, active: ActiveGrammar) -> t
     return result, active.decoder.decode_result(result)
 
 
-def _decode_and_judge(session: RecognizerSessionLike, active: ActiveGrammar) -> tuple[Any, Any, bool]:
-    """The look-ahead's work: decode_utterance, and whether its sentence is final (may be committed early)."""
+def _decode_and_judge(session: RecognizerSessionLike, active: ActiveGrammar, padding: int = 0
+                      ) -> tuple[Any, Any, bool]:
+    """The early decode: ``padding`` samples of silence after a snapshot, decode_utterance, and whether its
+    sentence is final (may be committed early)."""
+    if padding:
+        session.accept_waveform(np.zeros(padding, np.int16))
     result, decoded = decode_utterance(session, active)
     return result, decoded, active.is_final(decoded)
 

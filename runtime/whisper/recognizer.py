@@ -63,9 +63,13 @@ class WhisperRecognizer:
     kind = "whisper"
     #: Everything happens in finalize() (encoder and search): worth starting ahead of the endpoint.
     decodes_at_end = True
-    #: Audio after the last word needed for a settled decode: 30–60 ms gives the same sentences and margins as
-    #: 500 ms on demo/audio (each clip cut 0…500 ms after its last loud sample).
+    #: Audio after the last word needed for a settled decode, with end_padding_ms of zeros after it: 30–60 ms
+    #: gives the same sentences and margins as 500 ms on demo/audio (each clip cut 0…500 ms after its last loud
+    #: sample); without the padding some real recordings cut 60 ms after the speech come out as nonsense.
     trailing_context_ms = 60
+    #: Digital silence appended to a decode made before the endpoint: Whisper always sees zeros after the audio
+    #: (it was trained on 30 s windows padded with them).
+    end_padding_ms = 300
 
     def __init__(self, model_dir: str | Path, num_threads: int = 1) -> None:
         self.model_dir = Path(model_dir)

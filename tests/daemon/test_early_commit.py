@@ -52,12 +52,13 @@ def whole_command_frames(command: np.ndarray) -> int:
     return int((last - first + 0.15) * SR) // 640
 
 
-def run(grammar, command, decoded_text: str, **vad):
+def run(grammar, command, decoded_text: str, recognizer=None, **vad):
     """Feed command + 1 s of silence block by block (waiting for each look-ahead, as real time would);
     returns (events with the sample count fed when each appeared, pipeline)."""
     decoder = ScriptedDecoder(text=decoded_text, min_frames=whole_command_frames(command))
     active = ActiveGrammar(decoder=decoder, language="en", version="v1", intent_names=("LightOn",), grammar=grammar)
-    pipeline = CommandPipeline(SnapshotRecognizer(), lambda: active, RecordingSink(), VadConfig(**vad), "kitchen")
+    pipeline = CommandPipeline(recognizer or SnapshotRecognizer(), lambda: active, RecordingSink(), VadConfig(**vad),
+                               "kitchen")
     samples = np.concatenate([command, np.zeros(SR, np.int16)])
     events = []
     for begin in range(0, len(samples), BLOCK):
@@ -73,8 +74,8 @@ def test_a_final_command_is_published_before_the_trailing_silence(grammar, comma
     assert isinstance(event, IntentEvent) and event.text == "turn on the kitchen light"
     _, last = speech_bounds(command)
     after_speech_ms = (fed / SR - last) * 1000
-    # the guard (60 ms) plus VAD framing, far from the 500 ms trailing silence
-    assert 60 <= after_speech_ms < 250, after_speech_ms
+    # the guard (200 ms) plus VAD framing, well before the 500 ms trailing silence
+    assert 200 <= after_speech_ms < 350, after_speech_ms
     assert pipeline.stats.early_commits == 1 and pipeline.stats.endpoint_reasons == {"early_commit": 1}
 
 
@@ -96,10 +97,10 @@ def test_early_commit_switched_off(grammar, command):
 
 
 def test_a_longer_guard_delays_the_commit(grammar, command):
-    events, _ = run(grammar, command, "turn on the kitchen light", early_commit_after_ms=300)
+    events, _ = run(grammar, command, "turn on the kitchen light", early_commit_after_ms=350)
     [(fed, _event)] = events
     _, last = speech_bounds(command)
-    assert 300 <= (fed / SR - last) * 1000 < 500
+    assert 350 <= (fed / SR - last) * 1000 < 500
 
 
 def test_speech_after_an_early_commit_starts_a_new_utterance(grammar, command):
@@ -115,3 +116,18 @@ def test_speech_after_an_early_commit_starts_a_new_utterance(grammar, command):
         pipeline.settle()
     assert [type(e) for e in events] == [IntentEvent, IntentEvent]
     assert pipeline.stats.early_commits == 2
+
+
+def test_the_early_decode_starts_before_the_guard_on_padded_audio(grammar, command):
+    recognizer = SnapshotRecognizer()
+    recognizer.end_padding_ms = 300
+    events, pipeline = run(grammar, command, "turn on the kitchen light", recognizer=recognizer)
+    [(fed, _event)] = events
+    # snapshots: the early decode's (after the model's 60 ms) then the endpoint look-ahead's (150 ms), the early
+    # one decoded with 300 ms of silence appended
+    early_snapshot = recognizer.snapshots[0]
+    assert recognizer.finalized[0] == early_snapshot + 300 * SR // 1000
+    _, last = speech_bounds(command)
+    decoded_up_to = (pipeline._utt_start_sample + early_snapshot) / SR
+    assert decoded_up_to - last < 0.15 <= 0.2 <= fed / SR - last  # decoded early, committed after the guard
+    assert pipeline.stats.early_commits == 1
