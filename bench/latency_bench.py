@@ -358,6 +358,8 @@ def summarize(records: Sequence[dict]) -> dict:
         "commands": len(records),
         "counts": {o: sum(r["outcome"] == o for r in records) for o in OUTCOMES},
         "extra_events": sum(r["extra_events"] for r in records),
+        # the first reply came before the last phoneme: an endpoint cut the command while it was being spoken
+        "replies_before_last_phoneme": sum(r["latency_ms"] is not None and r["latency_ms"] < 0 for r in records),
         "latency_ms": latency_stats([r["latency_ms"] for r in correct]),
         "hermes_latency_ms": latency_stats([r["hermes_latency_ms"] for r in correct
                                             if r["hermes_latency_ms"] is not None]),
@@ -383,15 +385,17 @@ def print_report(result: dict) -> None:
     m = result["machine"]
     print(f"machine: {m['cpus']} CPUs, load average (1 min) at start {m['load_start']}, median over the commands "
           f"{m['load_median']}, at end {m['load_end']}; wall time {result['wall_time_s']:.0f} s")
-    print("latency = last phoneme -> native intent at the MQTT subscriber, correct intents only (ms)")
+    print("latency = last phoneme -> native intent at the MQTT subscriber, correct intents only (ms); cut = replies "
+          "(any outcome) before the last phoneme")
     head = (f"{'early commit':<13}{'lang':<9}{'n':>4}{'ok':>5}{'wrong':>7}{'slots':>7}{'reject':>8}{'other':>7}"
-            f"{'none':>6}{'p50':>7}{'p95':>7}{'p99':>7}{'max':>7}{'hermes p95':>12}")
+            f"{'none':>6}{'cut':>5}{'p50':>7}{'p95':>7}{'p99':>7}{'max':>7}{'hermes p95':>12}")
     print(head)
     for setting, groups in result["results"].items():
         for group, s in groups.items():
             c, lat = s["counts"], s["latency_ms"]
             print(f"{setting:<13}{group:<9}{s['commands']:>4}{c['correct']:>5}{c['wrong_intent']:>7}"
                   f"{c['wrong_slots']:>7}{c['rejected']:>8}{c['not_recognized']:>7}{c['no_event']:>6}"
+                  f"{s['replies_before_last_phoneme']:>5}"
                   f"{_fmt(lat['p50']):>7}{_fmt(lat['p95']):>7}{_fmt(lat['p99']):>7}{_fmt(lat['max']):>7}"
                   f"{_fmt(s['hermes_latency_ms']['p95']):>12}")
     on = result["results"].get("on", {}).get("overall")

@@ -88,11 +88,12 @@ def test_outcomes_are_classified_from_the_first_native_reply():
 
 def test_only_correct_intents_are_latency_samples():
     records = [{"outcome": o, "latency_ms": ms, "hermes_latency_ms": ms, "extra_events": 0}
-               for o, ms in [("correct", 520.0), ("correct", 540.0), ("rejected", 900.0), ("wrong_intent", 10.0),
+               for o, ms in [("correct", 520.0), ("correct", 540.0), ("rejected", 900.0), ("wrong_intent", -10.0),
                              ("no_event", None)]]
     s = summarize(records)
     assert s["commands"] == 5 and sum(s["counts"].values()) == 5 and s["counts"]["correct"] == 2
     assert s["latency_ms"]["n"] == 2 and s["latency_ms"]["max"] == 540.0 and s["latency_ms"]["p50"] == 530.0
+    assert s["replies_before_last_phoneme"] == 1  # the wrong intent came while the command was still being spoken
 
 
 def test_corpus_commands_are_the_rows_the_shipped_grammars_parse(tmp_path):
