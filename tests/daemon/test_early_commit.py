@@ -86,7 +86,7 @@ def test_a_sentence_the_grammar_can_continue_waits_for_the_endpoint(grammar, com
     _, last = speech_bounds(command)
     assert (fed / SR - last) * 1000 >= 500
     assert pipeline.stats.early_commits == 0 and pipeline.stats.endpoint_reasons == {"silence": 1}
-    assert pipeline._early.started >= 1 and pipeline._lookahead.used == 1  # the endpoint's own look-ahead
+    assert pipeline._early.used == 1 and pipeline._lookahead.started == 0  # the early decode serves the endpoint
 
 
 def test_early_commit_switched_off(grammar, command):
@@ -123,8 +123,7 @@ def test_the_early_decode_starts_before_the_guard_on_padded_audio(grammar, comma
     recognizer.end_padding_ms = 300
     events, pipeline = run(grammar, command, "turn on the kitchen light", recognizer=recognizer)
     [(fed, _event)] = events
-    # snapshots: the early decode's (after the model's 60 ms) then the endpoint look-ahead's (150 ms), the early
-    # one decoded with 300 ms of silence appended
+    # the early decode's snapshot (after the model's 60 ms), decoded with 300 ms of silence appended
     early_snapshot = recognizer.snapshots[0]
     assert recognizer.finalized[0] == early_snapshot + 300 * SR // 1000
     _, last = speech_bounds(command)
