@@ -133,13 +133,15 @@ class CommandPipeline:
         self._clock = clock
         self._segmenter = VadSegmenter(vad_config, detector)
         self._session = recognizer.create_session()
-        # Decoding ahead of the endpoint, on one worker thread. With early commit, a model that can snapshot its
-        # session decodes as soon as its last word is settled (its trailing context, the snapshot padded with the
-        # silence the model expects after an utterance); the result is published once the guard of non-speech
-        # (early_commit_after_ms) has passed without speech resuming, and only when its sentence is final. A
-        # model that decodes at the end (Whisper) hands that same decode to the endpoint; without early commit
-        # it decodes after lookahead_after_ms of silence for the endpoint.
-        worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="speculative-decode")
+        # Two decodes ahead of the endpoint, on two worker threads (one would queue the second behind the first).
+        # With early commit, a model that can snapshot its session decodes as soon as its last word is settled
+        # (its trailing context, the snapshot padded with the silence the model expects after an utterance); the
+        # result is published once the guard of non-speech (early_commit_after_ms) has passed without speech
+        # resuming, and only when its sentence is final. A model that decodes at the end (Whisper) also decodes
+        # after lookahead_after_ms of silence and hands that result to the endpoint: the early decode is not
+        # reused there (Whisper rejects some real Mandarin clips cut 60 ms after the speech that it accepts at
+        # 150 ms).
+        worker = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="speculative-decode")
         self._worker = worker
         self._early_commit_ms = vad_config.early_commit_after_ms if vad_config.early_commit else 0
         settle_ms = int(getattr(recognizer, "trailing_context_ms", self._early_commit_ms))
@@ -147,7 +149,7 @@ class CommandPipeline:
         self._early = SpeculativeDecoder(functools.partial(_decode_and_judge, padding=padding),
                                          min(settle_ms, self._early_commit_ms), worker)
         self._reuse_at_endpoint = bool(getattr(recognizer, "decodes_at_end", False))
-        endpoint_ms = vad_config.lookahead_after_ms if self._reuse_at_endpoint and not self._early_commit_ms else 0
+        endpoint_ms = vad_config.lookahead_after_ms if self._reuse_at_endpoint else 0
         self._lookahead = SpeculativeDecoder(decode_utterance, endpoint_ms, worker)
         self._lookahead_speech_end = -1
         self._early_outcome: Optional[tuple] = None  # the early decode being committed
@@ -313,9 +315,6 @@ class CommandPipeline:
                 stats.early_commits += 1
             elif end.reason == "silence" and end.speech_end_sample == self._lookahead_speech_end:
                 ahead = self._lookahead.take(active)
-                if ahead is None and self._reuse_at_endpoint:
-                    outcome = self._early.take(active)
-                    ahead = outcome[:2] if outcome is not None else None
             self._discard_ahead()
             result, decoded = ahead if ahead is not None else decode_utterance(self._session, active)
         finally:

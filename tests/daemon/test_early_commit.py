@@ -86,7 +86,7 @@ def test_a_sentence_the_grammar_can_continue_waits_for_the_endpoint(grammar, com
     _, last = speech_bounds(command)
     assert (fed / SR - last) * 1000 >= 500
     assert pipeline.stats.early_commits == 0 and pipeline.stats.endpoint_reasons == {"silence": 1}
-    assert pipeline._early.used == 1 and pipeline._lookahead.started == 0  # the early decode serves the endpoint
+    assert pipeline._early.started >= 1 and pipeline._lookahead.used == 1  # the endpoint's own look-ahead
 
 
 def test_early_commit_switched_off(grammar, command):
