@@ -8,7 +8,6 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, Callable, Optional, Protocol, Sequence
 
 import numpy as np
@@ -72,7 +71,7 @@ class ActiveGrammar:
         """Every language of the grammar (``zh-cn`` and ``en`` for the shipped one), ``language`` first."""
         return tuple(getattr(self.grammar, "languages", None) or ()) or ((self.language,) if self.language else ())
 
-    @cached_property
+    @functools.cached_property
     def completion(self) -> Any:
         """The grammar's SentenceCompletion (is a recognized sentence over?), None for a grammar without a word graph."""
         if not hasattr(self.grammar, "word_graph"):
@@ -148,8 +147,7 @@ class CommandPipeline:
         padding = int(getattr(recognizer, "end_padding_ms", 0)) * SAMPLE_RATE // 1000
         self._early = SpeculativeDecoder(functools.partial(_decode_and_judge, padding=padding),
                                          min(settle_ms, self._early_commit_ms), worker)
-        self._reuse_at_endpoint = bool(getattr(recognizer, "decodes_at_end", False))
-        endpoint_ms = vad_config.lookahead_after_ms if self._reuse_at_endpoint else 0
+        endpoint_ms = vad_config.lookahead_after_ms if getattr(recognizer, "decodes_at_end", False) else 0
         self._lookahead = SpeculativeDecoder(decode_utterance, endpoint_ms, worker)
         self._lookahead_speech_end = -1
         self._early_outcome: Optional[tuple] = None  # the early decode being committed
