@@ -14,22 +14,10 @@ from daemon.pipeline import ActiveGrammar, CommandPipeline
 from tests.daemon.fakes import RecordingSink, ScriptedDecoder
 from tests.daemon.speech import speech_bounds, synth_samples
 from tests.daemon.test_lookahead import SnapshotRecognizer
+from tests.grammar.helpers import PREFIX_AMBIGUOUS_LIGHTS
 
 SR = 16000
 BLOCK = 480  # 30 ms, like the microphone
-GRAMMAR = """
-language: en
-intents:
-  LightOn:
-    data:
-      - sentences:
-          - "turn on the light"
-          - "turn on the light in the {area}"
-          - "turn on the {area} light"
-lists:
-  area:
-    values: [kitchen, bedroom]
-"""
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +28,7 @@ def command() -> np.ndarray:
 @pytest.fixture
 def grammar(tmp_path):
     path = tmp_path / "lights.yaml"
-    path.write_text(GRAMMAR, encoding="utf-8")
+    path.write_text(PREFIX_AMBIGUOUS_LIGHTS, encoding="utf-8")
     return load_grammar([path])
 
 

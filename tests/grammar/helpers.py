@@ -30,3 +30,33 @@ def one_intent(sentences: list[str], lists: str = "", language: str = "en", extr
     if extra:
         text += textwrap.dedent(extra).strip("\n") + "\n"
     return text
+
+
+#: Lights with prefix-ambiguous sentences ("turn on the light" / "... in the {area}"), a number range, synonyms
+#: and a wildcard sentence: what early commit must tell apart.
+PREFIX_AMBIGUOUS_LIGHTS = """
+language: en
+skip_words: ["please"]
+intents:
+  LightOn:
+    data:
+      - sentences:
+          - "turn on the light"
+          - "turn on the light in the {area}"
+          - "turn on the {area} (light | lights)"
+  SetLevel:
+    data:
+      - sentences:
+          - "set the light to {level} [percent]"
+  Order:
+    data:
+      - sentences:
+          - "order {anything}"
+lists:
+  area:
+    values: [kitchen, bedroom, living room]
+  level:
+    range: {from: 0, to: 100}
+  anything:
+    wildcard: true
+"""

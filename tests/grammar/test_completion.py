@@ -7,34 +7,8 @@ import pytest
 from daemon import paths
 from daemon.grammar import load_grammar
 from daemon.grammar.completion import SentenceCompletion
-from tests.grammar.helpers import grammar_from
+from tests.grammar.helpers import PREFIX_AMBIGUOUS_LIGHTS as LIGHTS, grammar_from
 
-LIGHTS = """
-language: en
-skip_words: ["please"]
-intents:
-  LightOn:
-    data:
-      - sentences:
-          - "turn on the light"
-          - "turn on the light in the {area}"
-          - "turn on the {area} (light | lights)"
-  SetLevel:
-    data:
-      - sentences:
-          - "set the light to {level} [percent]"
-  Order:
-    data:
-      - sentences:
-          - "order {anything}"
-lists:
-  area:
-    values: [kitchen, bedroom, living room]
-  level:
-    range: {from: 0, to: 100}
-  anything:
-    wildcard: true
-"""
 
 
 @pytest.fixture
