@@ -136,10 +136,10 @@ class CommandPipeline:
         # With early commit, a model that can snapshot its session decodes as soon as its last word is settled
         # (its trailing context, the snapshot padded with the silence the model expects after an utterance); the
         # result is published once the guard of non-speech (early_commit_after_ms) has passed without speech
-        # resuming, and only when its sentence is final. A model that decodes at the end (Whisper) also decodes
-        # after lookahead_after_ms of silence and hands that result to the endpoint: the early decode is not
-        # reused there (Whisper rejects some real Mandarin clips cut 60 ms after the speech that it accepts at
-        # 150 ms).
+        # resuming, and only when its sentence is final. A model that decodes at the end (Whisper) hands the early
+        # decode to the endpoint when it recognized a sentence (final or not: the silence has now confirmed it);
+        # when it did not, it decodes again after lookahead_after_ms of silence, once the early decode is done
+        # (Whisper rejects some real Mandarin clips cut 60 ms after the speech that it accepts at 150 ms).
         worker = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="speculative-decode")
         self._worker = worker
         self._early_commit_ms = vad_config.early_commit_after_ms if vad_config.early_commit else 0
@@ -147,8 +147,10 @@ class CommandPipeline:
         padding = int(getattr(recognizer, "end_padding_ms", 0)) * SAMPLE_RATE // 1000
         self._early = SpeculativeDecoder(functools.partial(_decode_and_judge, padding=padding),
                                          min(settle_ms, self._early_commit_ms), worker)
-        endpoint_ms = vad_config.lookahead_after_ms if getattr(recognizer, "decodes_at_end", False) else 0
+        decodes_at_end = bool(getattr(recognizer, "decodes_at_end", False))
+        endpoint_ms = vad_config.lookahead_after_ms if decodes_at_end else 0
         self._lookahead = SpeculativeDecoder(decode_utterance, endpoint_ms, worker)
+        self._early_serves_endpoint = decodes_at_end
         self._lookahead_speech_end = -1
         self._early_outcome: Optional[tuple] = None  # the early decode being committed
         self._muted = False
@@ -265,7 +267,13 @@ class CommandPipeline:
             self._lookahead_speech_end = segmenter.speech_end_sample
         if segmenter.silence_ms > 0:
             active = self._grammar()
-            self._early.maybe_start(self._session, active, segmenter.silence_ms)
+            early = self._early
+            early.maybe_start(self._session, active, segmenter.silence_ms)
+            if not early.idle:
+                return  # one decode at a time: two at once on a small CPU halve each other's speed
+            outcome = early.ready(active)
+            if outcome is not None and (outcome[2] or (self._early_serves_endpoint and _recognized(outcome[1]))):
+                return  # committed after the guard, or handed to the endpoint
             self._lookahead.maybe_start(self._session, active, segmenter.silence_ms)
 
     def _discard_ahead(self) -> None:
@@ -290,6 +298,15 @@ class CommandPipeline:
             if result is not None:
                 out.append(result)
 
+    def _endpoint_outcome(self, active: ActiveGrammar) -> Optional[tuple]:
+        """What the decodes ahead of the endpoint made of the utterance: the early decode when it recognized a
+        sentence (waited for when still running: a new decode would take as long), else the look-ahead's."""
+        if self._early_serves_endpoint:
+            outcome = self._early.take(active)
+            if outcome is not None and _recognized(outcome[1]):
+                return outcome[:2]
+        return self._lookahead.take(active)
+
     def _time_of(self, sample: int) -> float:
         return self._anchor_time - (self._anchor_sample - sample) / SAMPLE_RATE
 
@@ -312,7 +329,7 @@ class CommandPipeline:
                 ahead = early[:2]
                 stats.early_commits += 1
             elif end.reason == "silence" and end.speech_end_sample == self._lookahead_speech_end:
-                ahead = self._lookahead.take(active)
+                ahead = self._endpoint_outcome(active)
             self._discard_ahead()
             result, decoded = ahead if ahead is not None else decode_utterance(self._session, active)
         finally:
@@ -359,6 +376,10 @@ def decode_utterance(session: RecognizerSessionLike, active: ActiveGrammar) -> t
     """
     result = session.finalize()
     return result, active.decoder.decode_result(result)
+
+
+def _recognized(decoded: Any) -> bool:
+    return bool(getattr(decoded, "recognized", False))
 
 
 def _decode_and_judge(session: RecognizerSessionLike, active: ActiveGrammar, padding: int = 0

@@ -27,6 +27,7 @@ class SpeculativeDecoder:
         self._shared_executor = executor is not None
         self._executor: Optional[concurrent.futures.Executor] = executor
         self._future: Optional[concurrent.futures.Future] = None
+        self._snapshot: Any = None
         self._active: Any = None
         self._lock = threading.Lock()
         self.started = 0
@@ -43,6 +44,7 @@ class SpeculativeDecoder:
         if self._executor is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="speculative-decode")
         copy = snapshot()
+        self._snapshot = copy
         self._active = active
         self._future = self._executor.submit(self._decode, copy, active)
         self.started += 1
@@ -50,8 +52,13 @@ class SpeculativeDecoder:
     def discard(self) -> None:
         """Speech resumed (or the utterance was dropped): forget the look-ahead."""
         if self._future is not None:
-            self._future.cancel()  # not started yet (a void decode still running holds the worker): never start
+            self._future.cancel()  # not started yet: never start
+            # Running: a session that can be cancelled stops at its next decoder step and frees the worker.
+            cancel = getattr(self._snapshot, "cancel", None)
+            if cancel is not None:
+                cancel()
             self._future = None
+            self._snapshot = None
             self._active = None
             self.discarded += 1
 
@@ -74,6 +81,7 @@ class SpeculativeDecoder:
         succeeded; else None."""
         future, made_with = self._future, self._active
         self._future = None
+        self._snapshot = None
         self._active = None
         if future is None:
             return None

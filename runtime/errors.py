@@ -21,6 +21,10 @@ class AudioFormatError(SpeechRuntimeError):
     """Audio handed to the runtime is not 16 kHz mono 16-bit PCM."""
 
 
+class DecodeCancelled(SpeechRuntimeError):
+    """A decode ahead of the endpoint was stopped: speech resumed, so its result is no longer wanted."""
+
+
 def checked_pcm16_mono(samples) -> np.ndarray:
     """``samples`` as an array when they are 1-D int16 (16 kHz mono PCM), else AudioFormatError."""
     samples = np.asarray(samples)

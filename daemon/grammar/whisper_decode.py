@@ -79,7 +79,8 @@ class WhisperGrammarDecoder:
         if result.encoded is None or not self.automata:
             reason = "no audio" if result.encoded is None else "no grammar sentence fits the audio"
             return GrammarResult(False, None, {}, {}, "", "", 0.0, -math.inf, reason=reason)
-        search = constrained_decode(self.model, result.encoded, self.automata, beam=self.beam)
+        search = constrained_decode(self.model, result.encoded, self.automata, beam=self.beam,
+                                    accept_margin=self.reject_threshold, cancelled=getattr(result, "cancelled", None))
         free_text = search.free.text.strip()
         if not search.accepted:
             return GrammarResult(False, None, {}, {}, "", free_text, 0.0, -math.inf,

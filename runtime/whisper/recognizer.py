@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from runtime.errors import checked_pcm16_mono
+from runtime.errors import DecodeCancelled, checked_pcm16_mono
 from runtime.features.whisper_mel import SAMPLE_RATE, whisper_log_mel
 from runtime.whisper.model import MAX_MEL_FRAMES, Encoded, WhisperModel
 from runtime.whisper.search import FreeResult, free_decode
@@ -22,10 +23,13 @@ MAX_SAMPLES = MAX_MEL_FRAMES * 160  # 30 s: the encoder's reach; later audio of 
 class WhisperResult:
     """The encoded utterance; its free transcript (``text``) is decoded on first use."""
 
-    def __init__(self, recognizer: "WhisperRecognizer", encoded: Encoded | None, num_samples: int) -> None:
+    def __init__(self, recognizer: "WhisperRecognizer", encoded: Encoded | None, num_samples: int,
+                 cancelled: Callable[[], bool] | None = None) -> None:
         self.recognizer = recognizer
         self.encoded = encoded
         self.num_samples = num_samples
+        #: Asked by the grammar search before each decoder step (a snapshot's decode can be cancelled).
+        self.cancelled = cancelled
         self.frame_shift_ms = 20
         self.logprobs = None  # no CTC log-probs: grammar decoding uses the encoder output
         self._free: FreeResult | None = None
@@ -100,6 +104,7 @@ class WhisperSession:
         self._chunks: list[np.ndarray] = []
         self._num_samples = 0
         self._finalized = False
+        self._cancel = threading.Event()
         self.feature_seconds = 0.0
         self.search_seconds = 0.0
 
@@ -142,6 +147,10 @@ class WhisperSession:
         self.feature_seconds += time.perf_counter() - start
         return model.encode(mel)
 
+    def cancel(self) -> None:
+        """Stop a decode of this session running in another thread (at its next decoder step): DecodeCancelled."""
+        self._cancel.set()
+
     def snapshot(self) -> "WhisperSession":
         """An independent session holding a copy of the audio so far (to decode ahead in another thread)."""
         copy = WhisperSession(self.recognizer)
@@ -161,4 +170,6 @@ class WhisperSession:
         audio = self._audio()
         if len(audio) < SAMPLE_RATE // 10:
             return WhisperResult(self.recognizer, None, len(audio))
-        return WhisperResult(self.recognizer, self._encode(audio), len(audio))
+        if self._cancel.is_set():
+            raise DecodeCancelled("the decode was cancelled")
+        return WhisperResult(self.recognizer, self._encode(audio), len(audio), self._cancel.is_set)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
+from runtime.errors import DecodeCancelled
 from runtime.whisper.automaton import TextAutomaton
 from runtime.whisper.model import Encoded, WhisperModel
 
@@ -116,6 +118,8 @@ def constrained_decode(
     beam: int = DEFAULT_BEAM,
     max_tokens: int = 96,
     free_language: str | None = None,
+    accept_margin: float | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> ConstrainedResult:
     """Best sentence of ``automata`` (one per language) for the audio, plus the free greedy transcript.
 
@@ -126,6 +130,12 @@ def constrained_decode(
     that it does not stop early; here a sentence that stops early pays for it in its end-of-text probability,
     and the grammar's wordings of one command — *lots of* / *a lot of* — compete on likelihood alone.) The free
     greedy row rides in the same batch.
+
+    Ends are not waited for once the best ended sentence is at least as probable as every open hypothesis (log-probs
+    only fall, so none of them can overtake it), and proposals below it are not followed. With ``accept_margin``,
+    the free row stops once the sentence's margin is known to reach it, so an accepted command's free transcript
+    covers the sentence's length only; a rejected one's runs on to its sentence end. ``cancelled`` is asked before
+    every decoder step: when it says so, DecodeCancelled is raised.
     """
     vocab = model.vocabulary
     trie = vocab.trie()
@@ -151,6 +161,8 @@ def constrained_decode(
     max_tokens = min(max_tokens, 12 + encoded.num_frames * TOKENS_PER_SECOND // 100)
     next_rows: list[_Row] = []
     for _ in range(max_tokens):
+        if cancelled is not None and cancelled():
+            raise DecodeCancelled("the decode was cancelled")
         candidates: list[tuple[float, int, int, frozenset | None]] = []  # (score, row, token or -1 = end, states)
         next_rows = []
         parents: list[int] = []
@@ -182,7 +194,9 @@ def constrained_decode(
                     candidates.append((float(scores[position]), index, int(choices.token_ids[position]),
                                        choices.next_states[position]))
         candidates.sort(key=lambda item: -item[0])
-        floor = candidates[0][0] - SCORE_BEAM if candidates else 0.0
+        best_ended = max((row.score for row in finished), default=-math.inf)
+        # Nothing below an ended sentence can win: log-probs only fall.
+        floor = max(candidates[0][0] - SCORE_BEAM, best_ended) if candidates else 0.0
         for score, index, token, states in candidates[:beam]:
             if score < floor:
                 break
@@ -193,7 +207,9 @@ def constrained_decode(
                 continue
             next_rows.append(_Row(parent.tokens + [token], parent.logprobs + [value], score, states, parent.language))
             parents.append(index)
-        if len(finished) >= beam:  # enough sentences have ended: only the free row goes on
+        best_ended = max((row.score for row in finished), default=-math.inf)
+        best_open = max((row.score for row in next_rows if row.states is not None), default=-math.inf)
+        if len(finished) >= beam or best_ended >= best_open:  # no open hypothesis can win now: only the free row goes on
             keep = [i for i, row in enumerate(next_rows) if row.states is None]
             next_rows = [next_rows[i] for i in keep]
             parents = [parents[i] for i in keep]
@@ -202,8 +218,20 @@ def constrained_decode(
             # the best grammar sentence (the not-recognized transcript), not into Whisper's repetitions.
             best_finished = _best(finished)
             wanted = len(best_finished.tokens) if best_finished is not None else 0
-            keep = [i for i, row in enumerate(next_rows)
-                    if len(row.tokens) < wanted or not _ends_sentence(vocab.bytes_of(row.tokens[-1]))]
+            if accept_margin is not None and best_finished is not None:
+                settled = [row for row in next_rows if len(row.tokens) >= wanted]
+                if settled and _margin(best_finished, settled[0].logprobs) >= accept_margin:
+                    # The sentence is accepted whatever the free row says next: its transcript stops at the span
+                    # the margin compares.
+                    row = settled[0]
+                    free_done = _Row(row.tokens[:wanted], row.logprobs[:wanted], sum(row.logprobs[:wanted]), None,
+                                     row.language)
+                    break
+            ended = [row for row in next_rows
+                     if len(row.tokens) >= wanted and _ends_sentence(vocab.bytes_of(row.tokens[-1]))]
+            if ended:
+                free_done = ended[0]
+            keep = [i for i, row in enumerate(next_rows) if row not in ended]
             next_rows = [next_rows[i] for i in keep]
             parents = [parents[i] for i in keep]
         if not next_rows or offset + 1 >= model.max_text_positions:
@@ -223,13 +251,16 @@ def constrained_decode(
     best = _best(finished)
     if best is None:
         return ConstrainedResult(None, "", (), (), -math.inf, free, -math.inf, first.no_speech_prob)
+    return ConstrainedResult(best.language, vocab.text_of(best.tokens), tuple(best.tokens), tuple(best.logprobs),
+                             best.score, free, _margin(best, free.logprobs), first.no_speech_prob)
+
+
+def _margin(best: _Row, free_logprobs: "list[float] | tuple[float, ...]") -> float:
+    """Log-likelihood ratio of the grammar sentence to the free transcript, per grammar token; the free side over
+    no more tokens than the sentence has (speech beyond the sentence shows in the end-of-text probability)."""
     text_logprobs = best.logprobs[:-1]  # without the end of text
     count = len(text_logprobs)
-    # Log-likelihood ratio of the grammar sentence to the free transcript, per grammar token; the free side over
-    # no more tokens than the sentence has (speech beyond the sentence shows in the end-of-text probability).
-    margin = (sum(text_logprobs) - sum(free.logprobs[:count])) / max(1, count)
-    return ConstrainedResult(best.language, vocab.text_of(best.tokens), tuple(best.tokens), tuple(best.logprobs),
-                             best.score, free, margin, first.no_speech_prob)
+    return (sum(text_logprobs) - sum(free_logprobs[:count])) / max(1, count)
 
 
 def _best(finished: list[_Row]) -> "_Row | None":

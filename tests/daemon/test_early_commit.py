@@ -3,6 +3,7 @@ trailing silence; a sentence the grammar could continue waits for the endpoint."
 
 from __future__ import annotations
 
+import threading
 
 import numpy as np
 import pytest
@@ -40,10 +41,10 @@ def whole_command_frames(command: np.ndarray) -> int:
     return int((last - first + 0.15) * SR) // 640
 
 
-def run(grammar, command, decoded_text: str, recognizer=None, **vad):
+def run(grammar, command, decoded_text: str, recognizer=None, extra_frames: int = 0, **vad):
     """Feed command + 1 s of silence block by block (waiting for each look-ahead, as real time would);
     returns (events with the sample count fed when each appeared, pipeline)."""
-    decoder = ScriptedDecoder(text=decoded_text, min_frames=whole_command_frames(command))
+    decoder = ScriptedDecoder(text=decoded_text, min_frames=whole_command_frames(command) + extra_frames)
     active = ActiveGrammar(decoder=decoder, language="en", version="v1", intent_names=("LightOn",), grammar=grammar)
     pipeline = CommandPipeline(recognizer or SnapshotRecognizer(), lambda: active, RecordingSink(), VadConfig(**vad),
                                "kitchen")
@@ -74,7 +75,49 @@ def test_a_sentence_the_grammar_can_continue_waits_for_the_endpoint(grammar, com
     _, last = speech_bounds(command)
     assert (fed / SR - last) * 1000 >= 500
     assert pipeline.stats.early_commits == 0 and pipeline.stats.endpoint_reasons == {"silence": 1}
-    assert pipeline._early.started >= 1 and pipeline._lookahead.used == 1  # the endpoint's own look-ahead
+    # the silence confirmed the recognized sentence: the endpoint uses the early decode, no second one
+    assert pipeline._early.used == 1 and pipeline._lookahead.started == 0
+
+
+def test_a_rejected_early_decode_leaves_the_endpoint_to_the_look_ahead(grammar, command):
+    # the scripted decoder wants one frame more than the early decode (60 ms into the silence) has: it is
+    # rejected, the look-ahead (150 ms) is not
+    first = SnapshotRecognizer()
+    run(grammar, command, "turn on the light", recognizer=first)
+    wanted = first.snapshots[-1] // 640 + 1  # the early decode's audio served the endpoint there
+    events, pipeline = run(grammar, command, "turn on the kitchen light", recognizer=SnapshotRecognizer(),
+                           extra_frames=wanted - whole_command_frames(command))
+    [(fed, event)] = events
+    assert isinstance(event, IntentEvent)
+    assert pipeline.stats.endpoint_reasons == {"silence": 1}
+    assert pipeline._early.started >= 1 and pipeline._lookahead.used == 1
+
+
+def test_the_look_ahead_waits_for_the_early_decode(grammar, command):
+    """Two decodes at once on a small CPU halve each other's speed: the look-ahead starts after the early one."""
+    gate = threading.Event()
+
+    class GatedDecoder(ScriptedDecoder):
+        def decode_result(self, result):
+            gate.wait(10)
+            return super().decode_result(result)
+
+    decoder = GatedDecoder(text="turn on the light", min_frames=whole_command_frames(command))
+    active = ActiveGrammar(decoder=decoder, language="en", version="v1", intent_names=("LightOn",), grammar=grammar)
+    pipeline = CommandPipeline(SnapshotRecognizer(), lambda: active, RecordingSink(), VadConfig(), "kitchen")
+    _, last = speech_bounds(command)
+    samples = np.concatenate([command, np.zeros(SR, np.int16)])
+    held_until = int((last + 0.4) * SR)  # well past the look-ahead's 150 ms
+    events = []
+    for begin in range(0, len(samples), BLOCK):
+        if begin >= held_until and not gate.is_set():
+            assert pipeline._lookahead.started == 0 and not pipeline._early.idle
+            gate.set()
+            pipeline.settle()
+        events += pipeline.feed(samples[begin:begin + BLOCK], 1000.0 + (begin + BLOCK) / SR)
+    pipeline.settle()
+    assert [type(e) for e in events] == [IntentEvent]
+    assert pipeline._lookahead.started == 0  # recognized, not final: the early decode served the endpoint
 
 
 def test_early_commit_switched_off(grammar, command):

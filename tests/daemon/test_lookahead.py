@@ -3,10 +3,13 @@ at the endpoint; speech that resumes voids it."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
 from daemon.events import IntentEvent
+from daemon.speculation import SpeculativeDecoder
 from tests.daemon.fakes import ScriptedRecognizer, ScriptedSession
 from tests.daemon.speech import speech_bounds, synth_samples
 from tests.daemon.test_pipeline import feed_all, make
@@ -71,3 +74,38 @@ def test_no_look_ahead_when_disabled_or_streaming(command):
     pipeline, rec, dec, _ = make(ScriptedRecognizer(), lookahead_after_ms=150)  # no snapshot(): CTC streams
     feed_all(pipeline, np.concatenate([command, np.zeros(SR, np.int16)]))
     assert len(dec.calls) == 1
+
+
+class CancellableSession(SnapshotSession):
+    """A snapshot that records being cancelled, like WhisperSession.cancel()."""
+
+    cancelled = False
+
+    def snapshot(self) -> "CancellableSession":
+        copy = CancellableSession(self._rec)
+        copy.samples = self.samples
+        self._rec.snapshots.append(copy)
+        return copy
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+def test_speech_that_resumes_cancels_the_running_decode():
+    recognizer = SnapshotRecognizer()
+    session = CancellableSession(recognizer)
+    started, release = threading.Event(), threading.Event()
+
+    def slow_decode(snapshot, active):
+        started.set()
+        release.wait(10)
+        return None, None
+
+    ahead = SpeculativeDecoder(slow_decode, 60)
+    ahead.maybe_start(session, object(), silence_ms=60)
+    assert started.wait(10)
+    ahead.discard()
+    [copy] = recognizer.snapshots
+    assert copy.cancelled and not session.cancelled and ahead.idle
+    release.set()
+    ahead.close()
