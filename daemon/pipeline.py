@@ -136,10 +136,11 @@ class CommandPipeline:
         # With early commit, a model that can snapshot its session decodes as soon as its last word is settled
         # (its trailing context, the snapshot padded with the silence the model expects after an utterance); the
         # result is published once the guard of non-speech (early_commit_after_ms) has passed without speech
-        # resuming, and only when its sentence is final. A model that decodes at the end (Whisper) hands the early
-        # decode to the endpoint when it recognized a sentence (final or not: the silence has now confirmed it);
-        # when it did not, it decodes again after lookahead_after_ms of silence, once the early decode is done
-        # (Whisper rejects some real Mandarin clips cut 60 ms after the speech that it accepts at 150 ms).
+        # resuming, and only when its sentence is final. A model that decodes at the end (Whisper) decodes again
+        # for the endpoint after lookahead_after_ms of silence when the early sentence is not final, once the early
+        # decode is done: one decode at a time. The endpoint does not reuse a non-final early decode: Whisper
+        # mishears some clips cut 60 ms after the speech (a real Mandarin one rejected, a synthetic 调到四 heard
+        # as 调到五) that it gets right at 150 ms. A final one that finishes after the endpoint is used there.
         worker = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="speculative-decode")
         self._worker = worker
         self._early_commit_ms = vad_config.early_commit_after_ms if vad_config.early_commit else 0
@@ -147,10 +148,8 @@ class CommandPipeline:
         padding = int(getattr(recognizer, "end_padding_ms", 0)) * SAMPLE_RATE // 1000
         self._early = SpeculativeDecoder(functools.partial(_decode_and_judge, padding=padding),
                                          min(settle_ms, self._early_commit_ms), worker)
-        decodes_at_end = bool(getattr(recognizer, "decodes_at_end", False))
-        endpoint_ms = vad_config.lookahead_after_ms if decodes_at_end else 0
+        endpoint_ms = vad_config.lookahead_after_ms if getattr(recognizer, "decodes_at_end", False) else 0
         self._lookahead = SpeculativeDecoder(decode_utterance, endpoint_ms, worker)
-        self._early_serves_endpoint = decodes_at_end
         self._lookahead_speech_end = -1
         self._early_outcome: Optional[tuple] = None  # the early decode being committed
         self._muted = False
@@ -272,8 +271,8 @@ class CommandPipeline:
             if not early.idle:
                 return  # one decode at a time: two at once on a small CPU halve each other's speed
             outcome = early.ready(active)
-            if outcome is not None and (outcome[2] or (self._early_serves_endpoint and _recognized(outcome[1]))):
-                return  # committed after the guard, or handed to the endpoint
+            if outcome is not None and outcome[2]:
+                return  # a final sentence: committed after the guard, nothing for the endpoint to need
             self._lookahead.maybe_start(self._session, active, segmenter.silence_ms)
 
     def _discard_ahead(self) -> None:
@@ -299,12 +298,12 @@ class CommandPipeline:
                 out.append(result)
 
     def _endpoint_outcome(self, active: ActiveGrammar) -> Optional[tuple]:
-        """What the decodes ahead of the endpoint made of the utterance: the early decode when it recognized a
-        sentence (waited for when still running: a new decode would take as long), else the look-ahead's."""
-        if self._early_serves_endpoint:
-            outcome = self._early.take(active)
-            if outcome is not None and _recognized(outcome[1]):
-                return outcome[:2]
+        """What the decodes ahead of the endpoint made of the utterance: the early decode when its sentence is
+        final (it would have been committed had it finished before the endpoint: waited for, as a new decode would
+        take as long), else the look-ahead's."""
+        outcome = self._early.take(active)
+        if outcome is not None and outcome[2]:
+            return outcome[:2]
         return self._lookahead.take(active)
 
     def _time_of(self, sample: int) -> float:
@@ -376,10 +375,6 @@ def decode_utterance(session: RecognizerSessionLike, active: ActiveGrammar) -> t
     """
     result = session.finalize()
     return result, active.decoder.decode_result(result)
-
-
-def _recognized(decoded: Any) -> bool:
-    return bool(getattr(decoded, "recognized", False))
 
 
 def _decode_and_judge(session: RecognizerSessionLike, active: ActiveGrammar, padding: int = 0
