@@ -269,10 +269,14 @@ class CommandPipeline:
             early = self._early
             early.maybe_start(self._session, active, segmenter.silence_ms)
             if not early.idle:
-                return  # one decode at a time: two at once on a small CPU halve each other's speed
+                # One decode at a time (two at once on a small CPU halve each other's speed): the endpoint's
+                # look-ahead keeps the audio up to its own delay and decodes it once the early decode is done.
+                self._lookahead.maybe_start(self._session, active, segmenter.silence_ms, hold=True)
+                return
             outcome = early.ready(active)
             if outcome is not None and outcome[2]:
                 return  # a final sentence: committed after the guard, nothing for the endpoint to need
+            self._lookahead.release()
             self._lookahead.maybe_start(self._session, active, segmenter.silence_ms)
 
     def _discard_ahead(self) -> None:

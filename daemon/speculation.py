@@ -27,6 +27,7 @@ class SpeculativeDecoder:
         self._shared_executor = executor is not None
         self._executor: Optional[concurrent.futures.Executor] = executor
         self._future: Optional[concurrent.futures.Future] = None
+        self._held: Optional[tuple] = None  # (snapshot, grammar) taken but not decoding yet
         self._snapshot: Any = None
         self._active: Any = None
         self._lock = threading.Lock()
@@ -34,16 +35,27 @@ class SpeculativeDecoder:
         self.used = 0
         self.discarded = 0
 
-    def maybe_start(self, session: Any, active: Any, silence_ms: int) -> None:
-        """Start a look-ahead once per silence run, when enabled and the session can be snapshotted."""
-        if self.after_ms <= 0 or self._future is not None or silence_ms < self.after_ms:
+    def maybe_start(self, session: Any, active: Any, silence_ms: int, hold: bool = False) -> None:
+        """Start a look-ahead once per silence run, when enabled and the session can be snapshotted; with
+        ``hold``, only take its snapshot now (the audio it decodes) and decode it on ``release()``."""
+        if (self.after_ms <= 0 or self._future is not None or self._held is not None
+                or silence_ms < self.after_ms):
             return
         snapshot = getattr(session, "snapshot", None)
         if snapshot is None:
             return
+        self._held = (snapshot(), active)
+        if not hold:
+            self.release()
+
+    def release(self) -> None:
+        """Start decoding the snapshot held by ``maybe_start(..., hold=True)``, if any."""
+        if self._held is None:
+            return
+        copy, active = self._held
+        self._held = None
         if self._executor is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="speculative-decode")
-        copy = snapshot()
         self._snapshot = copy
         self._active = active
         self._future = self._executor.submit(self._decode, copy, active)
@@ -51,6 +63,7 @@ class SpeculativeDecoder:
 
     def discard(self) -> None:
         """Speech resumed (or the utterance was dropped): forget the look-ahead."""
+        self._held = None
         if self._future is not None:
             self._future.cancel()  # not started yet: never start
             # Running: a session that can be cancelled stops at its next decoder step and frees the worker.
@@ -64,7 +77,7 @@ class SpeculativeDecoder:
 
     @property
     def idle(self) -> bool:
-        """No look-ahead is running or waiting to run."""
+        """No look-ahead is running or queued (a held snapshot is neither)."""
         future = self._future
         return future is None or future.done()
 
@@ -78,7 +91,8 @@ class SpeculativeDecoder:
 
     def take(self, active: Any, timeout_s: float = 10.0) -> Optional[Any]:
         """The look-ahead's outcome (what ``decode`` returned) when it was made with the same grammar and
-        succeeded; else None."""
+        succeeded; else None. A held snapshot is decoded now."""
+        self.release()
         future, made_with = self._future, self._active
         self._future = None
         self._snapshot = None

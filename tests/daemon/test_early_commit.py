@@ -129,6 +129,9 @@ def test_the_look_ahead_waits_for_the_early_decode(grammar, command):
     pipeline.settle()
     assert [type(e) for e in events] == [IntentEvent]
     assert pipeline._lookahead.used == 1  # started once the early decode had finished
+    # ... on the audio up to 150 ms of silence (as without early commit), not up to when it started
+    *_, early_audio, lookahead_audio = pipeline._recognizer.snapshots
+    assert 0 < lookahead_audio - early_audio <= (150 - 60 + 30) * SR // 1000
 
 
 def test_early_commit_switched_off(grammar, command):
