@@ -370,6 +370,20 @@ def _fmt(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
+def source_commit(root: Path) -> Optional[str]:
+    """The checkout's commit (short hash, "+changes" when tracked files differ from it); None outside git."""
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        changes = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                 capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return head.stdout.strip() + ("+changes" if changes else "")
+
+
 def print_report(result: dict) -> None:
     """The human-readable table of a latency run."""
     print(f"model: {result['model']}  trailing silence: {result['trailing_silence_ms']} ms  "
@@ -475,7 +489,7 @@ def bench_latency(args: argparse.Namespace) -> int:
     lateness = np.array([x for d in daemons for x in d.writer.speech_lateness_s] or [0.0]) * 1000
     per_language = {lang: sum(c.language == lang for c in commands) for lang in languages}
     result = {
-        "bench": "latency", "version": 2,
+        "bench": "latency", "version": 2, "commit": source_commit(ROOT),
         "model": str(model_dir), "trailing_silence_ms": args.trailing_ms, "settings": settings,
         "early_commit_after_ms": args.early_commit_after_ms,
         "commands": {"count": len(commands), "per_language": per_language, "source": source,

@@ -137,6 +137,9 @@ def test_smoke_run_of_the_real_daemon_on_four_commands(tmp_path):
     assert "last phoneme: TTS waveform energy" in proc.stdout and "early commit" in proc.stdout
     result = json.loads(out.read_text())
     assert result["settings"] == ["off"] and result["commands"]["per_language"] == {"en": 2, "zh": 2}
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    expected = head.stdout.strip() if head.returncode == 0 else ""
+    assert (result["commit"] or "").split("+")[0] == expected  # which code the figures belong to
     groups = result["results"]["off"]
     for group, n in (("overall", 4), ("en", 2), ("zh", 2)):
         assert groups[group]["commands"] == n and sum(groups[group]["counts"].values()) == n
