@@ -305,8 +305,8 @@ class CommandPipeline:
         """What the decodes ahead of the endpoint made of the utterance: the early decode when its sentence is
         final (it would have been committed had it finished before the endpoint: waited for, as a new decode would
         take as long), else the look-ahead's."""
-        outcome = self._early.take(active)
-        if outcome is not None and outcome[2]:
+        outcome = self._early.take(active, wanted=lambda judged: judged[2])
+        if outcome is not None:
             return outcome[:2]
         return self._lookahead.take(active)
 

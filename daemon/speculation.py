@@ -89,9 +89,10 @@ class SpeculativeDecoder:
             return None
         return future.result()
 
-    def take(self, active: Any, timeout_s: float = 10.0) -> Optional[Any]:
-        """The look-ahead's outcome (what ``decode`` returned) when it was made with the same grammar and
-        succeeded; else None. A held snapshot is decoded now."""
+    def take(self, active: Any, timeout_s: float = 10.0,
+             wanted: Optional[Callable[[Any], bool]] = None) -> Optional[Any]:
+        """The look-ahead's outcome (what ``decode`` returned) when it was made with the same grammar, succeeded
+        and is ``wanted`` (when given); else None. A held snapshot is decoded now."""
         self.release()
         future, made_with = self._future, self._active
         self._future = None
@@ -106,6 +107,9 @@ class SpeculativeDecoder:
             outcome = future.result(timeout=timeout_s)
         except Exception:  # the normal decode runs instead and reports its own error, if any
             _LOGGER.warning("look-ahead decode failed; decoding again at the endpoint", exc_info=True)
+            return None
+        if wanted is not None and not wanted(outcome):
+            self.discarded += 1
             return None
         self.used += 1
         return outcome
