@@ -209,7 +209,7 @@ def constrained_decode(
             parents.append(index)
         best_ended = max((row.score for row in finished), default=-math.inf)
         best_open = max((row.score for row in next_rows if row.states is not None), default=-math.inf)
-        if len(finished) >= beam or best_ended >= best_open:  # no open hypothesis can win now: only the free row goes on
+        if len(finished) >= beam or best_ended >= best_open:  # none can win now: only the free row goes on
             keep = [i for i, row in enumerate(next_rows) if row.states is None]
             next_rows = [next_rows[i] for i in keep]
             parents = [parents[i] for i in keep]
