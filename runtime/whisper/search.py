@@ -160,6 +160,7 @@ def constrained_decode(
     # hopeless searches on out-of-grammar speech early.
     max_tokens = min(max_tokens, 12 + encoded.num_frames * TOKENS_PER_SECOND // 100)
     next_rows: list[_Row] = []
+    best_ended = -math.inf  # score of the most probable ended sentence so far
     for _ in range(max_tokens):
         if cancelled is not None and cancelled():
             raise DecodeCancelled("the decode was cancelled")
@@ -194,7 +195,6 @@ def constrained_decode(
                     candidates.append((float(scores[position]), index, int(choices.token_ids[position]),
                                        choices.next_states[position]))
         candidates.sort(key=lambda item: -item[0])
-        best_ended = max((row.score for row in finished), default=-math.inf)
         # Nothing below an ended sentence can win: log-probs only fall.
         floor = max(candidates[0][0] - SCORE_BEAM, best_ended) if candidates else 0.0
         for score, index, token, states in candidates[:beam]:
@@ -204,10 +204,10 @@ def constrained_decode(
             value = float(logprobs[index, eot if token < 0 else token])
             if token < 0:
                 finished.append(_Row(parent.tokens, parent.logprobs + [value], score, states, parent.language))
+                best_ended = max(best_ended, score)
                 continue
             next_rows.append(_Row(parent.tokens + [token], parent.logprobs + [value], score, states, parent.language))
             parents.append(index)
-        best_ended = max((row.score for row in finished), default=-math.inf)
         best_open = max((row.score for row in next_rows if row.states is not None), default=-math.inf)
         if len(finished) >= beam or best_ended >= best_open:  # none can win now: only the free row goes on
             keep = [i for i, row in enumerate(next_rows) if row.states is None]
