@@ -35,9 +35,23 @@ OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list:
+    """``count`` distinct TCP ports on 127.0.0.1 that were free a moment ago."""
+    # All sockets stay bound until every port is known: closing each before the next bind let the kernel
+    # hand out the same port twice (CI: two listeners of one broker on one port, "Address already in use").
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sockets.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def _port_open(port: int) -> bool:
@@ -97,14 +111,11 @@ class Broker:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.workdir, 0o755)
-        self.port = free_port()
         self.tls = tls
-        self.tls_port = free_port() if tls else None
-        self.cert_port = free_port() if tls else None
         self.users = dict(users or {})
         if tls and not self.users:
             self.users = {"voice": "s3cret"}
-        self.password_port = free_port() if self.users else None
+        self._pick_ports()
         self.persistence = persistence
         self.conf_path = self.workdir / "mosquitto.conf"
         self.log_path = self.workdir / "mosquitto.log"
@@ -112,6 +123,13 @@ class Broker:
         self._write_config()
 
     # -------------------------------------------------------------------------------------------- config
+
+    def _pick_ports(self) -> None:
+        port, password_port, tls_port, cert_port = free_ports(4)
+        self.port = port
+        self.password_port = password_port if self.users else None
+        self.tls_port = tls_port if self.tls else None
+        self.cert_port = cert_port if self.tls else None
 
     def _write_config(self) -> None:
         lines = ["per_listener_settings true", "user root", f"log_dest file {self.log_path}",
@@ -200,7 +218,17 @@ class Broker:
             return ""
 
     def __enter__(self) -> "Broker":
-        return self.start()
+        # A port free when picked can be taken by another process before mosquitto binds it; nobody has
+        # been told the ports yet, so the first start may pick again.
+        for attempt in range(3):
+            try:
+                return self.start()
+            except RuntimeError as exc:
+                if "Address already in use" not in str(exc) or attempt == 2:
+                    raise
+                self._pick_ports()
+                self._write_config()
+        raise AssertionError("unreachable")
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
