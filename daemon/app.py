@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -14,7 +15,7 @@ import numpy as np
 
 from daemon import paths
 from daemon.audio.source import AudioSource, make_source
-from daemon.config import DaemonConfig
+from daemon.config import DaemonConfig, ModelConfig
 from daemon.errors import AudioSourceError, ConfigError, ModelError
 from daemon.pipeline import ActiveGrammar, CommandPipeline, RecognizerLike, intent_names_of
 from daemon.service.grammars import GrammarBuilder, GrammarManager, grammar_version
@@ -44,9 +45,14 @@ def build_recognizer(config: DaemonConfig) -> Any:
         raise ModelError(f"model.dir: {model_dir}: no such model directory")
     try:
         return open_recognizer(model_dir, backend=config.model.backend, beam_size=config.model.beam,
-                          num_threads=config.model.threads)
+                               num_threads=config.model.threads, encoder_threads=encoder_threads(config.model))
     except SpeechRuntimeError as exc:
         raise ModelError(f"model.dir: {model_dir}: {exc}") from None
+
+
+def encoder_threads(model: ModelConfig) -> int:
+    """Threads for Whisper's encoder: the configured count, else every core up to 4."""
+    return model.encoder_threads or max(1, min(4, os.cpu_count() or 1))
 
 
 def make_grammar_builder(recognizer: Any, reject_threshold: Optional[float]) -> GrammarBuilder:

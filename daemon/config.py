@@ -87,6 +87,8 @@ class ModelConfig:
     dir: Optional[Path] = None  # None = the bundled model (daemon.paths.default_model_dir())
     backend: str = _spec("auto", choices=("auto", "onnx", "bpu-onnx", "bpu"))
     threads: int = _spec(1, lo=1, hi=16)
+    # Whisper's encoder (once per utterance, nothing else decoding meanwhile); None = every core up to 4.
+    encoder_threads: Optional[int] = _spec(None, lo=1, hi=16)
     beam: int = _spec(1, lo=1, hi=100)
 
 

@@ -227,8 +227,10 @@ def open_recognizer(
     beam_size: int = 10,
     endpoint: EndpointConfig | None = None,
     num_threads: int = 1,
+    encoder_threads: int | None = None,
 ) -> Any:
-    """A Recognizer for a WeNet model directory, or a WhisperRecognizer when the directory holds whisper.json."""
+    """A Recognizer for a WeNet model directory, or a WhisperRecognizer when the directory holds whisper.json
+    (``encoder_threads``: its encoder's threads, default ``num_threads``; a WeNet model has no separate encoder pass)."""
     from runtime.whisper.model import is_whisper_model_dir
 
     if is_whisper_model_dir(Path(model_dir)):
@@ -237,5 +239,5 @@ def open_recognizer(
                                  f"not '{backend}'; use a WeNet encoder.bin/ctc.bin model for the BPU")
         from runtime.whisper.recognizer import WhisperRecognizer
 
-        return WhisperRecognizer(model_dir, num_threads=num_threads)
+        return WhisperRecognizer(model_dir, num_threads=num_threads, encoder_threads=encoder_threads)
     return Recognizer(model_dir, backend=backend, beam_size=beam_size, endpoint=endpoint, num_threads=num_threads)

@@ -75,9 +75,9 @@ class WhisperRecognizer:
     #: (it was trained on 30 s windows padded with them).
     end_padding_ms = 300
 
-    def __init__(self, model_dir: str | Path, num_threads: int = 1) -> None:
+    def __init__(self, model_dir: str | Path, num_threads: int = 1, encoder_threads: int | None = None) -> None:
         self.model_dir = Path(model_dir)
-        self.model = WhisperModel(self.model_dir, num_threads=num_threads)
+        self.model = WhisperModel(self.model_dir, num_threads=num_threads, encoder_threads=encoder_threads)
         self.units = None
         self.beam_size = 1
 

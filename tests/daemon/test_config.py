@@ -76,6 +76,7 @@ def test_unknown_section(tmp_path):
         ("audio: 5\n", "audio: expected a mapping of settings, got 5"),
         ("service:\n  site_id: kitchen/1\n", "service.site_id: 'kitchen/1' must be non-empty"),
         ("model:\n  backend: gpu\n", "model.backend: 'gpu' is not one of"),
+        ("model:\n  encoder_threads: 0\n", "model.encoder_threads: 0 is below the minimum 1"),
         ("grammar:\n  paths: [1]\n", "grammar.paths[0]: expected a path, got 1"),
         ("mqtt:\n  prot: 1883\n", "mqtt.prot: unknown key"),
         ("- a\n- b\n", "top level: expected a mapping of sections"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -124,6 +125,24 @@ def test_broken_model_dirs_name_the_file(tmp_path: Path, broken: str) -> None:
 def test_bpu_backend_is_refused_for_whisper() -> None:
     with pytest.raises(ModelLoadError, match="ONNX Runtime only"):
         open_recognizer(MODEL, backend="bpu")
+
+
+def test_encoder_threads_apart_from_the_decoders() -> None:
+    """The encoder may use every core while the per-token decoder keeps its own count (and the daemon picks the
+    cores when the config names none)."""
+    from daemon.app import build_recognizer
+    from daemon.config import DaemonConfig, ModelConfig
+
+    def threads(recognizer) -> tuple[int, int]:
+        model = recognizer.model
+        return (model._encoder.get_session_options().intra_op_num_threads,
+                model._decoder.get_session_options().intra_op_num_threads)
+
+    assert threads(open_recognizer(MODEL, num_threads=1, encoder_threads=3)) == (3, 1)
+    assert threads(open_recognizer(MODEL, num_threads=2)) == (2, 2)
+    cores = max(1, min(4, os.cpu_count() or 1))
+    daemon_default = build_recognizer(DaemonConfig(model=ModelConfig(dir=MODEL)))
+    assert threads(daemon_default) == (cores, 1)
 
 
 def test_copy_of_the_model_loads(tmp_path: Path) -> None:
