@@ -40,6 +40,7 @@ class ConstrainedResult:
     free: FreeResult
     margin: float  # (grammar - free) log-likelihood per grammar token (see constrained_decode); -inf: nothing fits
     no_speech_prob: float = 0.0  # Whisper's <|nocaptions|> probability at the first position
+    language_probability: float = 1.0  # Whisper's probability that the audio is in the sentence's language
 
     @property
     def accepted(self) -> bool:
@@ -72,9 +73,26 @@ class _FirstPosition:
     def best_language(self, vocab) -> str:
         if self.logprobs is None:
             return "en"
-        codes = {tok[2:-2]: i for tok, i in vocab.special.items()
-                 if 2 <= len(tok) - 4 <= 3 and tok[2:-2].isalpha() and tok[2:-2].islower()}
+        codes = _language_codes(vocab)
         return max(codes, key=lambda code: self.logprobs[codes[code]])
+
+    def language_probability(self, vocab, language: str) -> float:
+        """Whisper's probability that the audio is in ``language`` (its language tokens renormalised, as its own
+        detect_language does); 1.0 on an English-only model."""
+        if self.logprobs is None:
+            return 1.0
+        token = vocab.language_token(language)
+        if token is None:
+            return 0.0
+        scores = self.logprobs[list(_language_codes(vocab).values())]
+        peak = float(scores.max())
+        return float(np.exp(self.logprobs[token] - peak) / np.exp(scores - peak).sum())
+
+
+def _language_codes(vocab) -> dict[str, int]:
+    """Language code → its <|xx|> token id."""
+    return {tok[2:-2]: i for tok, i in vocab.special.items()
+            if 2 <= len(tok) - 4 <= 3 and tok[2:-2].isalpha() and tok[2:-2].islower()}
 
 
 def _first_position(model: WhisperModel, encoded: Encoded) -> _FirstPosition:
@@ -252,7 +270,8 @@ def constrained_decode(
     if best is None:
         return ConstrainedResult(None, "", (), (), -math.inf, free, -math.inf, first.no_speech_prob)
     return ConstrainedResult(best.language, vocab.text_of(best.tokens), tuple(best.tokens), tuple(best.logprobs),
-                             best.score, free, _margin(best, free.logprobs), first.no_speech_prob)
+                             best.score, free, _margin(best, free.logprobs), first.no_speech_prob,
+                             first.language_probability(vocab, best.language))
 
 
 def _margin(best: _Row, free_logprobs: "list[float] | tuple[float, ...]") -> float:

@@ -156,3 +156,36 @@ def load_grammar_text(text: str):
         path = Path(folder) / "g.yaml"
         path.write_text(text, encoding="utf-8")
         return load_grammar([path])
+
+
+def test_language_probability_is_the_speech_language(recognizer, home_grammar) -> None:
+    from runtime.whisper.search import constrained_decode
+
+    decoder = make_grammar_decoder(home_grammar, recognizer)
+    for name, language in (("zh_turn_on_living_room_light", "zh-cn"), ("en_turn_on_kitchen_light", "en")):
+        session = recognizer.create_session()
+        session.accept_waveform(read_audio(REPO / "demo" / "audio" / f"{name}.wav"))
+        heard = constrained_decode(recognizer.model, session.finalize().encoded, decoder.automata)
+        assert heard.language == language
+        assert heard.language_probability > 0.5, (name, heard.language_probability)
+        other = {"en": "zh-cn", "zh-cn": "en"}[language]
+        alone = constrained_decode(recognizer.model, session.finalize().encoded, {other: decoder.automata[other]})
+        assert alone.language == other and alone.language_probability < 0.5
+
+
+@pytest.mark.parametrize("probability, recognized", [(0.005, False), (0.02, True)])
+def test_a_sentence_in_a_language_not_heard_is_rejected(recognizer, home_grammar, monkeypatch, probability,
+                                                        recognized) -> None:
+    import dataclasses
+
+    import daemon.grammar.whisper_decode as whisper_decode
+
+    real = whisper_decode.constrained_decode
+    monkeypatch.setattr(whisper_decode, "constrained_decode", lambda *args, **kwargs: dataclasses.replace(
+        real(*args, **kwargs), language_probability=probability))
+    decoder = make_grammar_decoder(home_grammar, recognizer)
+    result = _decode(recognizer, decoder, read_audio(REPO / "demo" / "audio" / "en_turn_on_kitchen_light.wav"))
+    assert result.recognized is recognized
+    if not recognized:
+        assert "language probability 0.0050" in result.reason
+        assert result.margin >= default_reject_threshold(recognizer)  # the margin alone would have accepted it
