@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import signal
 from pathlib import Path
@@ -25,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="grammar files or directories (default: the shipped grammars); repeatable")
     parser.add_argument("--backend", default="auto", choices=("auto", "onnx", "bpu-onnx", "bpu"),
                         help="model backend (default auto)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="ONNX Runtime threads per model call (WeNet chunks, Whisper's decoder; default 1)")
+    parser.add_argument("--encoder-threads", type=int, default=None,
+                        help="threads for Whisper's encoder (default: every core up to 4)")
     parser.add_argument("--threshold", type=float, default=None,
                         help="rejection threshold (default: the decoder's measured default)")
     parser.add_argument("--no-zeroconf", action="store_true", help="do not advertise _wyoming._tcp over mDNS")
@@ -38,27 +43,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def wyoming_config(args: argparse.Namespace) -> Any:
     """The command line as a WyomingConfig, validated like the config file's ``wyoming`` section."""
+    return _command_line_config(args).wyoming
+
+
+def _command_line_config(args: argparse.Namespace) -> Any:
+    """The command line as a DaemonConfig (``wyoming`` and ``model`` sections), validated like the config file."""
     from daemon.config import config_from_dict
 
-    return config_from_dict({"wyoming": {
-        "enabled": True, "uri": args.uri, "zeroconf": not args.no_zeroconf, "zeroconf_name": args.zeroconf_name,
-        "max_connections": args.max_connections, "max_audio_s": args.max_audio_seconds,
-        "idle_timeout_s": args.idle_timeout, "workers": args.workers,
-    }}).wyoming
+    return config_from_dict({
+        "wyoming": {
+            "enabled": True, "uri": args.uri, "zeroconf": not args.no_zeroconf, "zeroconf_name": args.zeroconf_name,
+            "max_connections": args.max_connections, "max_audio_s": args.max_audio_seconds,
+            "idle_timeout_s": args.idle_timeout, "workers": args.workers,
+        },
+        "model": {"backend": args.backend, "threads": args.threads, "encoder_threads": args.encoder_threads},
+    })
 
 
 def build_server(args: argparse.Namespace) -> Any:
     """Load the model and grammars and make the (not yet started) server."""
     from daemon import paths
     from daemon.app import build_recognizer, make_grammar_builder
-    from daemon.config import DaemonConfig, ModelConfig
     from daemon.service.grammars import GrammarManager
     from daemon.wyoming.server import WyomingServer
 
-    config = wyoming_config(args)
+    command_line = _command_line_config(args)
+    config = command_line.wyoming
     if args.model is not None and not args.model.is_dir():
         raise ConfigError(f"--model {args.model}: no such model directory")
-    recognizer = build_recognizer(DaemonConfig(model=ModelConfig(dir=args.model, backend=args.backend)))
+    model = dataclasses.replace(command_line.model, dir=args.model)
+    recognizer = build_recognizer(dataclasses.replace(command_line, model=model))
     grammars = GrammarManager(tuple(args.grammar or (paths.default_grammar_dir(),)),
                               make_grammar_builder(recognizer, args.threshold), watch=False)
     active = grammars.load_initial()

@@ -73,7 +73,7 @@ class _FirstPosition:
     def best_language(self, vocab) -> str:
         if self.logprobs is None:
             return "en"
-        codes = _language_codes(vocab)
+        codes = vocab.language_codes
         return max(codes, key=lambda code: self.logprobs[codes[code]])
 
     def language_probability(self, vocab, language: str) -> float:
@@ -84,15 +84,9 @@ class _FirstPosition:
         token = vocab.language_token(language)
         if token is None:
             return 0.0
-        scores = self.logprobs[list(_language_codes(vocab).values())]
+        scores = self.logprobs[list(vocab.language_codes.values())]
         peak = float(scores.max())
         return float(np.exp(self.logprobs[token] - peak) / np.exp(scores - peak).sum())
-
-
-def _language_codes(vocab) -> dict[str, int]:
-    """Language code → its <|xx|> token id."""
-    return {tok[2:-2]: i for tok, i in vocab.special.items()
-            if 2 <= len(tok) - 4 <= 3 and tok[2:-2].isalpha() and tok[2:-2].islower()}
 
 
 def _first_position(model: WhisperModel, encoded: Encoded) -> _FirstPosition:

@@ -62,6 +62,10 @@ class WhisperVocabulary:
         self.multilingual = "<|zh|>" in self.special
         self.no_speech = self.special.get("<|nocaptions|>", self.special.get("<|nospeech|>"))
         self.num_text_tokens = self.eot  # text tokens come first, then <|endoftext|> and the specials
+        #: Language code → its ``<|xx|>`` token id (empty on an English-only model).
+        self.language_codes = {tok[2:-2]: i for tok, i in self.special.items()
+                               if self.multilingual and 2 <= len(tok) - 4 <= 3 and tok[2:-2].isalpha()
+                               and tok[2:-2].islower()}
         try:
             self._bytes = [bytes(_BYTE_OF[ch] for ch in tok) for tok in tokens[: self.num_text_tokens]]
         except KeyError as exc:

@@ -115,3 +115,24 @@ def test_voicecmd_wyoming_reports_a_busy_port_in_one_line(recognizer, shipped_gr
                               capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("voicecmd: error: --uri tcp://127.0.0.1:")
+
+
+def test_voicecmd_wyoming_thread_flags_reach_the_model(monkeypatch, recognizer):
+    import daemon.app
+    from daemon.cli import build_parser
+    from daemon.commands.wyoming import build_server
+
+    seen = []
+    monkeypatch.setattr(daemon.app, "build_recognizer", lambda config: seen.append(config.model) or recognizer)
+    args = build_parser().parse_args(["wyoming", "--threads", "2", "--encoder-threads", "3", "--no-zeroconf"])
+    build_server(args)
+    assert (seen[0].threads, seen[0].encoder_threads, seen[0].dir) == (2, 3, None)
+    assert daemon.app.encoder_threads(seen[0]) == 3
+
+
+def test_voicecmd_wyoming_rejects_a_bad_thread_count_naming_the_field():
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-m", "daemon", "wyoming", "--encoder-threads", "0", "--no-zeroconf"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2
+    assert "model.encoder_threads: 0 is below the minimum 1" in done.stderr
