@@ -10,7 +10,8 @@ Sets (measured on, never trained or calibrated on):
   shipped home grammars, the Mandarin sentences against the coffee and home grammars) and kitchen noise alone
   against all grammars; every acceptance is a false accept.
 
-    python bench/real_speech.py [--model DIR] [--limit N] [--json docs/real_speech.json] [--plot docs/real_speech.png]
+    python bench/real_speech.py [--model DIR] [--limit N] [--json docs/real_speech.json] \
+        [--plot docs/real_speech_vs_snr.png]
     python bench/real_speech.py --pipeline on|off [...]
 
 ``--pipeline`` runs every clip (plus 1 s of silence) through the daemon's CommandPipeline instead of one decode of
