@@ -78,8 +78,9 @@ def pick_model(model: Optional[str]) -> tuple[Path, Optional[str]]:
 
 def write_config(workdir: Path, model_dir: Path, grammar_text: Optional[str], port: Optional[int],
                  trailing_ms: int, mic: bool = False, site_id: str = "bench",
-                 vad: Optional[dict] = None) -> Path:
-    """A daemon config reading stdin; with ``vad`` (extra ``vad.*`` keys) MQTT keeps every default topic family."""
+                 vad: Optional[dict] = None, model_threads: Optional[int] = None) -> Path:
+    """A daemon config reading stdin; with ``vad`` (extra ``vad.*`` keys) MQTT keeps every default topic family;
+    ``model_threads`` sets model.threads (None: the daemon's default)."""
     import yaml
 
     grammar_paths = [str(paths.default_grammar_dir())]
@@ -89,7 +90,7 @@ def write_config(workdir: Path, model_dir: Path, grammar_text: Optional[str], po
     config = {
         "audio": {"source": "microphone", "device": "pulse"} if mic else {"source": "stdin"},
         "vad": {"trailing_silence_ms": trailing_ms, **(vad or {})},
-        "model": {"dir": str(model_dir)},
+        "model": {"dir": str(model_dir), **({} if model_threads is None else {"threads": model_threads})},
         "grammar": {"paths": grammar_paths, "watch": False},
         "service": {"site_id": site_id, "state_dir": str(workdir / "state")},
         "logging": {"target": "stderr", "level": os.environ.get("BENCH_LOG_LEVEL", "warning")},
@@ -454,7 +455,8 @@ def bench_latency(args: argparse.Namespace) -> int:
                 wd = work / f"early-commit-{setting}"
                 wd.mkdir()
                 site = f"bench-{setting}"
-                config = write_config(wd, model_dir, None, broker.port, args.trailing_ms, site_id=site, vad=vad)
+                config = write_config(wd, model_dir, None, broker.port, args.trailing_ms, site_id=site, vad=vad,
+                                      model_threads=args.threads)
                 proc = start_daemon(config, wd / "daemon.log")
                 daemons.append(BenchDaemon(setting, site, wd, proc, PacedWriter(proc, prioritize=True)))
             for d in daemons:  # the microphone opens once the daemon listens (no backlog in the pipe)
@@ -491,7 +493,7 @@ def bench_latency(args: argparse.Namespace) -> int:
     result = {
         "bench": "latency", "version": 2, "commit": source_commit(ROOT),
         "model": str(model_dir), "trailing_silence_ms": args.trailing_ms, "settings": settings,
-        "early_commit_after_ms": args.early_commit_after_ms,
+        "early_commit_after_ms": args.early_commit_after_ms, "model_threads": args.threads,
         "commands": {"count": len(commands), "per_language": per_language, "source": source,
                      "warmup_per_daemon": len(warmups)},
         "method": {
@@ -644,6 +646,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     lat.add_argument("--early-commit-after-ms", type=int, default=None,
                      help="vad.early_commit_after_ms (default: the daemon's)")
     lat.add_argument("--trailing-ms", type=int, default=500, help="vad.trailing_silence_ms")
+    lat.add_argument("--threads", type=int, default=None,
+                     help="model.threads of the daemon(s) (Whisper's per-token decoder; default: the daemon's)")
     lat.add_argument("--model", default=None, help="model dir (default: the bundled default, models/whisper-base)")
     lat.add_argument("--corpus", default=str(DEFAULT_CORPUS),
                      help="synthetic corpus with clean-{en,zh}.tsv (else the commands are synthesised); '' = none")
