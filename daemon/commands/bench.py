@@ -1,4 +1,4 @@
-"""Run a benchmark script from bench/ (latency, idle, runtime, search, grammar, accuracy, ...) and print its figures."""
+"""Run a benchmark script from bench/ (latency, idle, memory, runtime, search, accuracy, ...) and print its figures."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "accuracy": ("real_speech.py", []),  # real human speech (the shared dev set), pocketsphinx beside
     "accuracy-synthetic": ("accuracy.py", []),  # the held-out synthetic corpus built by training/
     "wyoming": ("wyoming_bench.py", []),
+    "memory": ("memory_bench.py", []),
 }
 
 # Python packages benchmarks compare with or plot through, which `script/setup run` does not install:

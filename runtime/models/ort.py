@@ -23,11 +23,14 @@ def import_onnxruntime(backend: str) -> Any:
         ) from None
 
 
-def create_session(path: Path, backend: str, num_threads: int = 1, spinning: bool = True, prepack: bool = True) -> Any:
+def create_session(path: Path, backend: str, num_threads: int = 1, spinning: bool = True, prepack: bool = True,
+                   arena: bool = True) -> Any:
     """An InferenceSession on ``path`` (sequential, ``num_threads`` intra-op threads); ModelLoadError if unusable.
 
     ``spinning=False`` stops idle intra-op threads from busy-waiting: several times faster when other processes
-    want the same cores (a busy board), at a small cost on an idle machine."""
+    want the same cores (a busy board), at a small cost on an idle machine. ``arena=False`` gives every tensor back
+    when a run ends instead of keeping ONNX Runtime's memory arena at its largest run so far: for inputs whose size
+    changes with each utterance."""
     ort = import_onnxruntime(backend)
     if not path.is_file():
         raise ModelLoadError(f"{path}: file is missing")
@@ -40,6 +43,7 @@ def create_session(path: Path, backend: str, num_threads: int = 1, spinning: boo
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if not prepack:
         options.add_session_config_entry("session.disable_prepacking", "1")
+    options.enable_cpu_mem_arena = bool(arena)
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf/... types

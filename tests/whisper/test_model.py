@@ -151,3 +151,11 @@ def test_copy_of_the_model_loads(tmp_path: Path) -> None:
     shutil.copytree(MODEL, target)
     recognizer = open_recognizer(target)
     assert recognizer.info["kind"] == "whisper"
+
+
+def test_sessions_give_memory_back_after_each_utterance() -> None:
+    """Utterances differ in length: an ONNX Runtime arena would keep the largest one's buffers for good (300
+    different utterances grew RSS by 26 MB with it, 5 MB without)."""
+    model = open_recognizer(MODEL, num_threads=1).model
+    for session in (model._encoder, model._decoder):
+        assert session.get_session_options().enable_cpu_mem_arena is False
