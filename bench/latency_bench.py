@@ -542,7 +542,8 @@ def _private_mb(pid: int) -> float:
     return total / 1024
 
 
-def _rss_mb(pid: int) -> float:
+def rss_mb(pid: int) -> float:
+    """Resident set (VmRSS) of process ``pid`` in MB (nan when it is gone)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -614,7 +615,7 @@ def bench_idle(args: argparse.Namespace) -> int:
             cpu0, t0 = _cpu_seconds(proc.pid), time.monotonic()
             time.sleep(args.seconds)
             cpu1, t1 = _cpu_seconds(proc.pid), time.monotonic()
-            rss = _rss_mb(proc.pid)
+            rss = rss_mb(proc.pid)
             private = _private_mb(proc.pid)
         finally:
             if writer is not None:

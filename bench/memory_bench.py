@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 import tempfile
 import time
@@ -24,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.latency_bench import DEFAULT_CORPUS  # noqa: E402
+from bench.latency_bench import DEFAULT_CORPUS, rss_mb as process_rss_mb  # noqa: E402
 from bench.latency_commands import LANGUAGES, load_commands, needed_programs  # noqa: E402
 
 BUDGET_MB = 250.0
@@ -35,17 +36,14 @@ def rss_mb() -> float:
     from daemon.service.memory import release_freed_memory
 
     release_freed_memory()
-    with open("/proc/self/status", encoding="ascii") as status:
-        line = next(line for line in status if line.startswith("VmRSS:"))
-    return int(line.split()[1]) / 1024
+    return process_rss_mb(os.getpid())
 
 
 def cache_sizes(decoder) -> str:
     """Entries in each language automaton's caches (closures / byte steps / token choices), when it has them."""
     automata = getattr(decoder, "automata", {}) or {}
-    parts = [f"{language} {len(a._closures)}/{len(a._steps)}/{len(a._choices)}" for language, a in automata.items()
-             if hasattr(a, "_choices")]
-    return ", ".join(parts)
+    return ", ".join(f"{language} " + "/".join(map(str, a.cache_sizes())) for language, a in automata.items()
+                     if hasattr(a, "cache_sizes"))
 
 
 def decode_all(args: argparse.Namespace, audio_files: list[Path], source: str) -> float:

@@ -30,6 +30,7 @@ from typing import Optional
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.latency_bench import rss_mb  # noqa: E402
 from daemon import paths  # noqa: E402
 
 CHUNK_MS = 40
@@ -66,13 +67,6 @@ def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen, int]:
         proc.kill()
         raise SystemExit(f"wyoming bench: the server did not start ({line.strip() or 'no output'})")
     return proc, int(line.rsplit("port ", 1)[1].rstrip(")\n"))
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
-    return float("nan")
 
 
 def load_clips(tail_ms: int = 0) -> list[tuple[bytes, float]]:

@@ -179,6 +179,10 @@ class TextAutomaton:
                               MAX_CACHED_STEPS)
         return steps
 
+    def cache_sizes(self) -> tuple[int, int, int]:
+        """Entries cached now: closures, byte steps, token choices (each bounded by its MAX_CACHED_*)."""
+        return len(self._closures), len(self._steps), len(self._choices)
+
     def accepts(self, data: bytes) -> bool:
         """True when ``data`` spells a whole sentence."""
         states = self.start_states()

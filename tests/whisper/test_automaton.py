@@ -45,7 +45,8 @@ def test_caches_stay_bounded_and_answer_the_same(monkeypatch, trie) -> None:
     assert len(bounded) == len(unbounded) >= 40
     for (states, ids, nexts, can_end), (states2, ids2, nexts2, can_end2) in zip(unbounded, bounded):
         assert (states, ids, nexts, can_end) == (states2, ids2, nexts2, can_end2)
-    assert len(small._closures) <= 64 and len(small._steps) <= 16 and len(small._choices) <= 8
+    closures, steps, choices = small.cache_sizes()
+    assert closures <= 64 and steps <= 16 and choices <= 8
     # Asked again, the same answers (rebuilt after eviction where needed).
     again = _walk(small, trie, 4)
     assert [(s, i) for s, i, _, _ in again] == [(s, i) for s, i, _, _ in unbounded]
@@ -63,5 +64,5 @@ def test_the_start_stays_cached_while_other_state_sets_come_and_go(monkeypatch, 
         assert automaton.choices(start, trie) is first
         automaton.choices(states, trie)
     assert automaton.choices(start, trie) is first
-    assert len(automaton._choices) <= 8
+    assert automaton.cache_sizes()[2] <= 8
     assert np.array_equal(first.token_ids, automaton.choices(start, trie).token_ids)
