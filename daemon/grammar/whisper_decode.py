@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from daemon.grammar.coverage import uncovered_speech
 from daemon.grammar.decode import GrammarResult
 from daemon.grammar.surface import WrittenGrammar, written_grammar
 from daemon.grammar.words import contains_cjk
@@ -107,6 +108,10 @@ class WhisperGrammarDecoder:
         if search.margin < self.reject_threshold:
             reason = f"margin {search.margin:.3f} is below the threshold {self.reject_threshold:.3f}"
             return GrammarResult(False, None, {}, {}, "", free_text, confidence, search.margin, (), reason,
+                                 language=language)
+        uncovered = uncovered_speech(self.model, result, search)
+        if uncovered is not None:
+            return GrammarResult(False, None, {}, {}, "", free_text, confidence, search.margin, (), uncovered,
                                  language=language)
         match = self.grammar.parse(self.written.to_parser_text(search.text))
         if match is None:  # the automaton and the parser disagree: say so rather than guess

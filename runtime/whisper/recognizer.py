@@ -24,10 +24,12 @@ class WhisperResult:
     """The encoded utterance; its free transcript (``text``) is decoded on first use."""
 
     def __init__(self, recognizer: "WhisperRecognizer", encoded: Encoded | None, num_samples: int,
-                 cancelled: Callable[[], bool] | None = None) -> None:
+                 cancelled: Callable[[], bool] | None = None, audio: np.ndarray | None = None) -> None:
         self.recognizer = recognizer
         self.encoded = encoded
         self.num_samples = num_samples
+        #: The samples behind ``encoded`` (int16), to encode a part of them again (encode_first).
+        self.audio = audio
         #: Asked by the grammar search before each decoder step (a snapshot's decode can be cancelled).
         self.cancelled = cancelled
         self.frame_shift_ms = 20
@@ -43,6 +45,16 @@ class WhisperResult:
             else:
                 self._free = free_decode(self.recognizer.model, self.encoded)
         return self._free
+
+    def encode_first(self, num_samples: int) -> Encoded:
+        """Encode only the utterance's first ``num_samples`` samples, followed by the zeros Whisper expects after
+        speech (end_padding_ms)."""
+        if self.audio is None:
+            raise ValueError("this result keeps no audio")
+        padding = np.zeros(self.recognizer.end_padding_ms * SAMPLE_RATE // 1000, np.int16)
+        audio = np.concatenate([self.audio[:max(0, num_samples)], padding])
+        model = self.recognizer.model
+        return model.encode(whisper_log_mel(audio, model.mel_filters))
 
     @property
     def text(self) -> str:
@@ -172,4 +184,4 @@ class WhisperSession:
             return WhisperResult(self.recognizer, None, len(audio))
         if self._cancel.is_set():
             raise DecodeCancelled("the decode was cancelled")
-        return WhisperResult(self.recognizer, self._encode(audio), len(audio), self._cancel.is_set)
+        return WhisperResult(self.recognizer, self._encode(audio), len(audio), self._cancel.is_set, audio)

@@ -268,6 +268,26 @@ def constrained_decode(
                              first.language_probability(vocab, best.language))
 
 
+def sentence_logprobs(model: WhisperModel, encoded: Encoded, language: str, tokens: "tuple[int, ...] | list[int]",
+                      cancelled: Callable[[], bool] | None = None) -> tuple[float, ...]:
+    """Log-prob of each of ``tokens`` (a sentence in ``language``) given the ones before it: the decoder reads the
+    sentence rather than choosing it, one call per token."""
+    if not tokens:
+        return ()
+    prompt = _prompt(model, language)
+    empty = model.empty_cache(1)
+    logprobs, keys, values = model.decode(np.array([prompt]), 0, empty, empty, encoded)
+    offset = len(prompt)
+    read = [float(logprobs[0, tokens[0]])]
+    for previous, token in zip(tokens, tokens[1:]):
+        if cancelled is not None and cancelled():
+            raise DecodeCancelled("the decode was cancelled")
+        logprobs, keys, values = model.decode(np.array([[previous]]), offset, keys, values, encoded)
+        offset += 1
+        read.append(float(logprobs[0, token]))
+    return tuple(read)
+
+
 def _margin(best: _Row, free_logprobs: "list[float] | tuple[float, ...]") -> float:
     """Log-likelihood ratio of the grammar sentence to the free transcript, per grammar token; the free side over
     no more tokens than the sentence has (speech beyond the sentence shows in the end-of-text probability)."""
