@@ -11,8 +11,9 @@ when ``ctranslate2`` is importable, and exported as two graphs:
 * ``encoder.onnx``: log-mel (1, n_mels, T) with any even T ≤ 3000 → cross-attention keys (L, H, D/H, T/2) and values
   (L, H, T/2, D/H) of every decoder layer, split into heads. The positional embedding is sliced to T/2, so short
   utterances are not padded to 30 s.
-* ``decoder.onnx``: new tokens (B, N), offset, self-attention caches (L, B, P, D) and the cross K/V → log-softmax of
-  the last position (B, V) and the grown caches (L, B, P+N, D).
+* ``decoder.onnx``: new tokens (B, N), offset, self-attention caches (L, B, P, D), the cross K/V and which new
+  positions to read (R,: ``[-1]`` while searching, every one to read a whole sentence in one call) → log-softmax at
+  those positions (B, R, V) and the grown caches (L, B, P+N, D).
 """
 
 from __future__ import annotations
@@ -187,14 +188,14 @@ def _modules():
             return keys, values
 
     class Decoder(nn.Module):
-        """New tokens + caches → log-softmax of the last position and the grown self-attention caches."""
+        """New tokens + caches → log-softmax at the positions asked for and the grown self-attention caches."""
 
         def __init__(self, model) -> None:
             super().__init__()
             self.decoder = model.decoder
             self.n_head = model.dims.n_text_head
 
-        def forward(self, tokens, offset, self_keys, self_values, cross_keys, cross_values):
+        def forward(self, tokens, offset, self_keys, self_values, cross_keys, cross_values, read):
             dec = self.decoder
             n_new = tokens.shape[1]
             past = self_keys.shape[2]
@@ -221,7 +222,8 @@ def _modules():
                 mixed = (F.softmax(scores, dim=-1) @ cross_values[index]).permute(1, 0, 2)
                 x = x + block.cross_attn.out(mixed.reshape(batch, n_new, width))
                 x = x + block.mlp(block.mlp_ln(x))
-            x = dec.ln(x[:, -1])
+            # Only the positions asked for go through the output projection (its int8 activations share one scale).
+            x = dec.ln(x[:, read])
             logits = x @ dec.token_embedding.weight.T
             return F.log_softmax(logits, dim=-1), torch.stack(new_keys), torch.stack(new_values)
 
@@ -291,12 +293,16 @@ def export(ct2_dir: Path, out_dir: Path, int8: bool) -> None:
         keys, values = encoder(mel)
         tokens = torch.tensor([[50258, 50259, 50359, 50363]] * 2)
         empty = torch.zeros(n_layer, 2, 0, d)
-        torch.onnx.export(decoder, (tokens, torch.tensor(0), empty, empty, keys, values), out_dir / "decoder.onnx",
-                          input_names=["tokens", "offset", "self_keys", "self_values", "cross_keys", "cross_values"],
+        read = torch.tensor([-1])
+        torch.onnx.export(decoder, (tokens, torch.tensor(0), empty, empty, keys, values, read),
+                          out_dir / "decoder.onnx",
+                          input_names=["tokens", "offset", "self_keys", "self_values", "cross_keys", "cross_values",
+                                       "positions"],
                           output_names=["logprobs", "new_self_keys", "new_self_values"],
                           dynamic_axes={"tokens": {0: "batch", 1: "new"}, "self_keys": {1: "batch", 2: "past"},
                                         "self_values": {1: "batch", 2: "past"}, "cross_keys": {3: "positions"},
-                                        "cross_values": {2: "positions"}, "logprobs": {0: "batch"},
+                                        "cross_values": {2: "positions"}, "positions": {0: "read"},
+                                        "logprobs": {0: "batch", 1: "read"},
                                         "new_self_keys": {1: "batch", 2: "total"},
                                         "new_self_values": {1: "batch", 2: "total"}},
                           opset_version=17, dynamo=False)

@@ -9,20 +9,22 @@ import numpy as np
 
 from daemon.grammar.words import contains_cjk
 from daemon.vad import SAMPLE_RATE, make_webrtc_detector
+from runtime.errors import DecodeCancelled
 from runtime.whisper.search import ConstrainedResult, sentence_logprobs
 
-# Chosen on the synthetic held-out corpus only (never on the real dev recordings): 300 held-out commands and 80
-# held-out commands each followed by an out-of-grammar sentence of another voice (150 ms apart). Before this test
-# 79 of those 80 were accepted as the command alone. Cutting the last second of speech costs every command's own
-# sentence at least 0.65 nats per token (it loses its last words); 70 of the 79 lose less than 0.4.
+# Chosen on the synthetic held-out corpus only (never on the real dev recordings): 300 held-out commands and 160
+# held-out commands each followed, 150 ms later, by an out-of-grammar sentence in another voice. Before this test
+# 111 of those 160 were accepted as the command alone. Cutting the last second of speech costs every command's own
+# sentence at least 0.58 nats per token (it loses its last words: 218 commands long enough to cut); 98 of the 111
+# commands-with-a-sentence-after-them lose less than 0.4.
 UNCOVERED_SECONDS = 1.0
 MIN_LOGPROB_DROP = 0.4
 MIN_PREFIX_SECONDS = 0.5  # less audio than this left after the cut: nothing to compare
-# The test costs an encoder run and a decoder call per token, so it runs only where doubt is plausible: a margin
-# below -1.0 (where the synthetic out-of-grammar sentences that were ever accepted lie), or few sentence tokens per
-# second of speech. Synthetic commands (5th / 50th percentile): en 2.1 / 3.2, zh 3.1 / 5.3 tokens a second; a command
-# with a sentence after it: en 1.2 / 1.9, zh 2.3 / 3.4. The bounds below send about a quarter of the commands to
-# the test and catch 63 of the 79 English and 29 of the 37 Mandarin commands-with-a-sentence-after-them.
+# The test costs an encoder run and two decoder calls, so it runs only where doubt is plausible: a margin below -1.0
+# (where the synthetic out-of-grammar sentences that were ever accepted lie), or few sentence tokens per second of
+# speech. Commands (5th percentile / median): en 2.0 / 3.1, zh 3.1 / 4.8 tokens a second; a command with a sentence
+# after it: en 1.1 / 1.8, zh 2.3 / 3.4. With the bounds below 29 % of the commands are tested, and 91 of the 111
+# commands-with-a-sentence-after-them are tested and rejected.
 CHECK_BELOW_MARGIN = -1.0
 CHECK_BELOW_TOKENS_PER_SECOND = 2.5
 CHECK_BELOW_TOKENS_PER_SECOND_CJK = 4.0  # Whisper writes Mandarin with more tokens per second of speech
@@ -68,10 +70,10 @@ def worth_checking(search: ConstrainedResult, span: SpeechSpan) -> bool:
 def uncovered_speech(model: Any, result: Any, search: ConstrainedResult) -> str | None:
     """Why the sentence does not cover the utterance, or None when it does (or when there is nothing to test).
 
-    The sentence is read again from the utterance without its last UNCOVERED_SECONDS of speech. A sentence whose
-    words were all said before that loses almost nothing (mean log-prob drop per token below MIN_LOGPROB_DROP): the
-    speech after it is something the grammar does not have (a coffee order heard as "make the light pink", a command
-    followed by a remark)."""
+    The sentence is read from the utterance, and again from the utterance without its last UNCOVERED_SECONDS of
+    speech. A sentence whose words were all said before that loses almost nothing (mean log-prob drop per token below
+    MIN_LOGPROB_DROP): the speech after it is something the grammar does not have (a coffee order heard as "make the
+    light pink", a command followed by a remark)."""
     audio = getattr(result, "audio", None)
     if audio is None or not search.tokens or search.language is None:
         return None
@@ -79,10 +81,13 @@ def uncovered_speech(model: Any, result: Any, search: ConstrainedResult) -> str 
     if not worth_checking(search, span):
         return None
     cut = span.end - int(UNCOVERED_SECONDS * SAMPLE_RATE)
-    shorter = result.encode_first(cut)
-    read = sentence_logprobs(model, shorter, search.language, search.tokens, getattr(result, "cancelled", None))
-    whole = search.token_logprobs[: len(search.tokens)]
-    drop = (sum(whole) - sum(read)) / len(search.tokens)
+    cancelled = getattr(result, "cancelled", None)
+    if cancelled is not None and cancelled():
+        raise DecodeCancelled("the decode was cancelled")
+    # Both readings the same way (one call each), so that the comparison carries no bias of how they were computed.
+    whole = sentence_logprobs(model, result.encoded, search.language, search.tokens)
+    shorter = sentence_logprobs(model, result.encode_first(cut), search.language, search.tokens)
+    drop = (sum(whole) - sum(shorter)) / len(search.tokens)
     if drop >= MIN_LOGPROB_DROP:
         return None
     return (f"the speech goes on after the sentence: without its last {UNCOVERED_SECONDS:.1f} s the sentence loses "

@@ -20,6 +20,7 @@ _LOGGER = logging.getLogger(__name__)
 #: Files a Whisper model directory must hold; ``whisper.json`` is what marks a directory as Whisper.
 MODEL_FILES = ("encoder.onnx", "decoder.onnx", "vocabulary.txt", "whisper.json", "mel_filters.npy")
 MAX_MEL_FRAMES = 3000  # the encoder's positional embedding covers 30 s
+_LAST = np.array([-1], np.int64)  # decode(): the log-probs after the last new token only
 
 
 def is_whisper_model_dir(model_dir: Path) -> bool:
@@ -86,7 +87,7 @@ class WhisperModel:
     def _check_io(self) -> None:
         encoder_inputs = [i.name for i in self._encoder.get_inputs()]
         decoder_inputs = [i.name for i in self._decoder.get_inputs()]
-        want = ["tokens", "offset", "self_keys", "self_values", "cross_keys", "cross_values"]
+        want = ["tokens", "offset", "self_keys", "self_values", "cross_keys", "cross_values", "positions"]
         if encoder_inputs != ["mel"]:
             raise ModelLoadError(f"{self.model_dir / 'encoder.onnx'}: inputs {encoder_inputs}, expected ['mel'] "
                                  "(export it with training/whisper_export.py)")
@@ -116,6 +117,17 @@ class WhisperModel:
                encoded: Encoded) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One decoder call: (batch, new) token ids after ``offset`` cached positions → (log-probs of the last
         position (batch, vocab), grown keys, grown values)."""
+        logprobs, keys, values = self.decode_positions(tokens, offset, self_keys, self_values, encoded, _LAST)
+        return logprobs[:, 0], keys, values
+
+    def decode_positions(self, tokens: np.ndarray, offset: int, self_keys: np.ndarray, self_values: np.ndarray,
+                         encoded: Encoded, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One decoder call: (batch, new) token ids after ``offset`` cached positions → (log-probs after the new
+        tokens at ``positions`` (batch, len(positions), vocab), grown keys, grown values).
+
+        The log-probs of the positions asked for are computed together: the int8 output projection quantises them
+        with one scale, so a position's log-probs differ slightly (~0.1) with the company it is read in, as they do
+        with the batch's other rows."""
         self.decoder_calls += 1
         logprobs, keys, values = self._decoder.run(None, {
             "tokens": np.ascontiguousarray(tokens, np.int64),
@@ -124,6 +136,7 @@ class WhisperModel:
             "self_values": self_values,
             "cross_keys": encoded.keys,
             "cross_values": encoded.values,
+            "positions": np.ascontiguousarray(positions, np.int64),
         })
         return logprobs, keys, values
 

@@ -268,24 +268,18 @@ def constrained_decode(
                              first.language_probability(vocab, best.language))
 
 
-def sentence_logprobs(model: WhisperModel, encoded: Encoded, language: str, tokens: "tuple[int, ...] | list[int]",
-                      cancelled: Callable[[], bool] | None = None) -> tuple[float, ...]:
+def sentence_logprobs(model: WhisperModel, encoded: Encoded, language: str,
+                      tokens: "tuple[int, ...] | list[int]") -> tuple[float, ...]:
     """Log-prob of each of ``tokens`` (a sentence in ``language``) given the ones before it: the decoder reads the
-    sentence rather than choosing it, one call per token."""
+    whole sentence in one call rather than choosing it token by token."""
     if not tokens:
         return ()
     prompt = _prompt(model, language)
+    fed = np.array([prompt + list(tokens[:-1])])
+    positions = np.arange(len(prompt) - 1, fed.shape[1])
     empty = model.empty_cache(1)
-    logprobs, keys, values = model.decode(np.array([prompt]), 0, empty, empty, encoded)
-    offset = len(prompt)
-    read = [float(logprobs[0, tokens[0]])]
-    for previous, token in zip(tokens, tokens[1:]):
-        if cancelled is not None and cancelled():
-            raise DecodeCancelled("the decode was cancelled")
-        logprobs, keys, values = model.decode(np.array([[previous]]), offset, keys, values, encoded)
-        offset += 1
-        read.append(float(logprobs[0, token]))
-    return tuple(read)
+    logprobs, _, _ = model.decode_positions(fed, 0, empty, empty, encoded, positions)
+    return tuple(float(logprobs[0, index, token]) for index, token in enumerate(tokens))
 
 
 def _margin(best: _Row, free_logprobs: "list[float] | tuple[float, ...]") -> float:

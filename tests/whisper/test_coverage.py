@@ -63,10 +63,17 @@ def test_reading_a_sentence_gives_the_searchs_log_probs(recognizer, home_decoder
     session = recognizer.create_session()
     session.accept_waveform(read_audio(DEMO / "zh_bedroom_ac_26_degrees.wav"))
     encoded = session.finalize().encoded
+    calls = recognizer.model.decoder_calls
     search = constrained_decode(recognizer.model, encoded, home_decoder.automata)
-    read = sentence_logprobs(recognizer.model, encoded, search.language, search.tokens)
-    # not to the last digit: the int8 decoder quantises its activations per call, over every row of the batch
-    assert np.allclose(read, search.token_logprobs[:-1], atol=0.1)
+    assert recognizer.model.decoder_calls - calls > len(search.tokens)  # the search: a call per token
+    calls = recognizer.model.decoder_calls
+    read = np.array(sentence_logprobs(recognizer.model, encoded, search.language, search.tokens))
+    assert recognizer.model.decoder_calls - calls == 1  # the reading: one call
+    # Not to the last digit: the int8 output projection quantises the positions read together with one scale (the
+    # search's rows too, which is why its own log-probs move by up to ~1 nat with the batch they are computed in); a position read off by
+    # one would be off by nats on most tokens.
+    difference = np.abs(read - np.array(search.token_logprobs[:-1]))
+    assert difference.mean() < 0.3 and difference.max() < 2.0, difference
 
 
 @pytest.mark.parametrize("name", ["en_turn_on_kitchen_light", "zh_bedroom_ac_26_degrees"])
