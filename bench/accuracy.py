@@ -44,6 +44,7 @@ from training import augment  # noqa: E402
 _LOGGER = logging.getLogger(__name__)
 
 CONDITIONS = ("clean", 24, 18, 12, 6)
+FOLLOW_GAP_S = 0.15  # between a command and the out-of-grammar sentence after it (the "followed" set)
 OOG_CONDITIONS = ("clean", 12)
 THRESHOLDS = (-1.0, -0.7, -0.5, -0.35, -0.25, -0.15, -0.1, -0.05)  # CTC per-frame margin (WeNet models)
 WHISPER_THRESHOLDS = (-3.0, -2.5, -2.0, -1.75, -1.5, -1.25, -1.0, -0.75, -0.5, -0.25)  # per-token margin
@@ -56,6 +57,25 @@ def read_rows(corpus: Path, lang: str) -> list[dict]:
     header = lines[0].split("\t")
     rows = [dict(zip(header, line.split("\t"))) for line in lines[1:] if line]
     return [r for r in rows if r["split"] == "test"]
+
+
+def followed_rows(commands: list[dict], oog: list[dict], count: int) -> list[dict]:
+    """The "followed" set: held-out commands each followed, FOLLOW_GAP_S later, by a held-out out-of-grammar
+    sentence (another voice as a rule). The utterance as a whole is no command: accepting it is a false accept."""
+    rows = []
+    for index, command in enumerate(commands[:count]):
+        other = oog[(7 * index + 3) % len(oog)]
+        rows.append(dict(command, uid=f"{command['uid']}+{other['uid']}", parts=(command["uid"], other["uid"]),
+                         text=f"{command['text']} | {other['text']}"))
+    return rows
+
+
+def read_row_audio(corpus: Path, row: dict) -> np.ndarray:
+    """A row's clean samples (a followed row's two clips with the gap between them)."""
+    parts = row.get("parts") or (row["uid"],)
+    clips = [read_wav_int16(corpus / "clean" / f"{uid}.wav") for uid in parts]
+    gap = np.zeros(int(FOLLOW_GAP_S * augment.SAMPLE_RATE), np.int16)
+    return np.concatenate([piece for clip in clips for piece in (clip, gap)][:-1]) if len(clips) > 1 else clips[0]
 
 
 def condition_audio(clean: np.ndarray, condition, index: int, babble: list[np.ndarray]) -> np.ndarray:
@@ -214,7 +234,7 @@ def evaluate(engine, rows: list[dict], corpus: Path, conditions, babble, limit: 
         for i, row in enumerate(rows[:limit] if limit else rows):
             res = done.get(row["uid"])
             if res is None:
-                clean = read_wav_int16(corpus / "clean" / f"{row['uid']}.wav")
+                clean = read_row_audio(corpus, row)
                 samples = condition_audio(clean, cond, i, babble)
                 t0 = time.perf_counter()
                 res = engine.run(samples)
@@ -317,6 +337,9 @@ def summarise(results: dict, thresholds: dict) -> dict:
                             "hours": round(hours, 4),
                             "per_hour": false_accepts(data["records"], threshold) / max(1e-9, hours)}
             entry["oog"] = fa
+        if "followed" in res:
+            entry["followed"] = {cond: {"accepted": false_accepts(data["records"], threshold),
+                                        "n": len(data["records"])} for cond, data in res["followed"].items()}
         if res.get("sweep"):
             sweep = {}
             for t in res["sweep"]:
@@ -372,7 +395,7 @@ def records_json(results: dict) -> str:
     parts = []
     for key, res in results.items():
         sets = []
-        for name in ("in", "oog"):
+        for name in ("in", "oog", "followed"):
             conds = []
             for cond, data in res.get(name, {}).items():
                 lines = ",\n".join("     " + json.dumps({f: r.get(f) for f in RECORD_FIELDS}, ensure_ascii=False)
@@ -402,6 +425,10 @@ def print_report(summary: dict) -> None:
         thr = "-" if "pocketsphinx" in key else f"{e['threshold']:g}"
         print(f"{key:24s} {thr:>6s} {accs}   {fa}  {e['rtf']['clean']:.3f}   (n={e['n']}, "
               f"OOG n={oog.get('clean', {}).get('n', '-')})")
+    for key, e in summary.items():
+        for cond, followed in e.get("followed", {}).items():
+            print(f"{key} commands followed by an out-of-grammar sentence ({cond}): {followed['accepted']} of "
+                  f"{followed['n']} accepted")
     for key, e in summary.items():
         print(f"{key} clean acceptance by voice: {e['clean_by_voice']}")
         if "threshold_sweep" in e:
@@ -434,6 +461,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--oog-limit", type=int, default=None, help="at most N out-of-grammar utterances per condition")
     p.add_argument("--conditions", default=",".join(str(c) for c in CONDITIONS),
                    help="conditions of the commands (clean,24,18,12,6)")
+    p.add_argument("--followed", type=int, default=80,
+                   help="N commands each followed by an out-of-grammar sentence (clean; accepting one is a false "
+                        "accept)")
     p.add_argument("--pocketsphinx", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--ps-limit", type=int, default=100, help="pocketsphinx: at most N utterances per condition")
     p.add_argument("--cache", action=argparse.BooleanOptionalAction, default=True,
@@ -456,6 +486,7 @@ def main(argv: list[str] | None = None) -> None:
         rows = read_rows(args.corpus, lang)
         commands = [r for r in rows if r["kind"] == "in"]
         oog = [r for r in rows if r["kind"] == "oog"]
+        followed = followed_rows(commands, oog, args.followed) if oog else []
         babble = [read_wav_int16(args.corpus / "clean" / f"{r['uid']}.wav").astype(np.float32) / 32768 for r in oog]
         grammar = load_grammar([REPO_ROOT / "grammars" / lang])
         oog_limit = args.oog_limit or args.limit
@@ -472,6 +503,9 @@ def main(argv: list[str] | None = None) -> None:
                 "in": evaluate(ours, commands, args.corpus, conditions, babble, args.limit, cache(f"{name}-{lang}-in")),
                 "oog": evaluate(ours, oog, args.corpus, oog_conditions, babble, oog_limit, cache(f"{name}-{lang}-oog")),
                 "sweep": sweep, "model": str(model_dir), "kind": ours.kind}
+            if followed:
+                results[key]["followed"] = evaluate(ours, followed, args.corpus, ["clean"], babble, None,
+                                                    cache(f"{name}-{lang}-followed"))
             thresholds[key] = args.threshold if args.threshold is not None else ours.default_threshold
         if lang == "en" and args.pocketsphinx:
             ps = Pocketsphinx(grammar, args.corpus / "pocketsphinx")
@@ -481,6 +515,9 @@ def main(argv: list[str] | None = None) -> None:
                                cache(f"pocketsphinx-{ps.version}-{lang}-in")),
                 "oog": evaluate(ps, oog, args.corpus, oog_conditions, babble, limit,
                                 cache(f"pocketsphinx-{ps.version}-{lang}-oog"))}
+            if followed:
+                results[f"{lang} pocketsphinx"]["followed"] = evaluate(
+                    ps, followed, args.corpus, ["clean"], babble, None, cache(f"pocketsphinx-{ps.version}-{lang}-followed"))
             thresholds[f"{lang} pocketsphinx"] = 0.0  # no rejection of its own: every parse is an accept
     summary = summarise(results, thresholds)
     print_report(summary)
