@@ -269,17 +269,56 @@ def constrained_decode(
 
 
 def sentence_logprobs(model: WhisperModel, encoded: Encoded, language: str,
-                      tokens: "tuple[int, ...] | list[int]") -> tuple[float, ...]:
-    """Log-prob of each of ``tokens`` (a sentence in ``language``) given the ones before it: the decoder reads the
-    whole sentence in one call rather than choosing it token by token."""
-    if not tokens:
-        return ()
+                      sentences: "list[tuple[int, ...] | list[int]]") -> list[tuple[float, ...]]:
+    """Log-prob of each token of each sentence (in ``language``) given the ones before it: the decoder reads the
+    sentences, one row each, in one call rather than choosing them token by token."""
     prompt = _prompt(model, language)
-    fed = np.array([prompt + list(tokens[:-1])])
-    positions = np.arange(len(prompt) - 1, fed.shape[1])
-    empty = model.empty_cache(1)
+    longest = max((len(tokens) for tokens in sentences), default=0)
+    if not longest:
+        return [() for _ in sentences]
+    # A shorter row is padded at its end: attention is causal, so the padding changes none of its positions.
+    fed = np.array([prompt + list(tokens[:-1]) + [model.vocabulary.eot] * (longest - max(1, len(tokens)))
+                    for tokens in sentences])
+    positions = np.arange(len(prompt) - 1, len(prompt) - 1 + longest)
+    empty = model.empty_cache(len(sentences))
     logprobs, _, _ = model.decode_positions(fed, 0, empty, empty, encoded, positions)
-    return tuple(float(logprobs[0, index, token]) for index, token in enumerate(tokens))
+    return [tuple(float(logprobs[row, index, token]) for index, token in enumerate(tokens))
+            for row, tokens in enumerate(sentences)]
+
+
+_REPEAT_TOKENS = 3
+
+
+def _repeats(words: list[bytes]) -> bool:
+    """True when the last few tokens (case and spacing aside) already appeared together: Whisper going round."""
+    tail = words[-_REPEAT_TOKENS:]
+    return len(words) > _REPEAT_TOKENS and any(
+        words[start:start + _REPEAT_TOKENS] == tail for start in range(len(words) - _REPEAT_TOKENS))
+
+
+def free_continuation(model: WhisperModel, encoded: Encoded, language: str, tokens: "tuple[int, ...] | list[int]",
+                      max_tokens: int) -> tuple[int, ...]:
+    """The free greedy transcript ``tokens`` carried on to its end: end of text, or Whisper starting to repeat itself
+    (cut before the repeat), at most ``max_tokens``."""
+    vocab = model.vocabulary
+    tokens = list(tokens)
+    words = [vocab.bytes_of(token).strip().lower() for token in tokens]
+    prompt = _prompt(model, language)
+    empty = model.empty_cache(1)
+    logprobs, keys, values = model.decode(np.array([prompt + tokens]), 0, empty, empty, encoded)
+    offset = len(prompt) + len(tokens)
+    while len(tokens) < max_tokens:
+        token = int(np.argmax(logprobs[0, : vocab.eot + 1]))
+        if token == vocab.eot or token >= vocab.num_text_tokens:
+            break
+        words.append(vocab.bytes_of(token).strip().lower())
+        if _repeats(words):
+            tokens = tokens[: len(words) - _REPEAT_TOKENS]
+            break
+        tokens.append(token)
+        logprobs, keys, values = model.decode(np.array([[token]]), offset, keys, values, encoded)
+        offset += 1
+    return tuple(tokens)
 
 
 def _margin(best: _Row, free_logprobs: "list[float] | tuple[float, ...]") -> float:

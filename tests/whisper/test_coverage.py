@@ -12,7 +12,7 @@ from daemon.grammar import load_grammar
 from daemon.grammar.coverage import SpeechSpan, speech_span, worth_checking
 from daemon.grammar.decoders import make_grammar_decoder
 from runtime.recognizer import open_recognizer
-from runtime.whisper.search import constrained_decode, sentence_logprobs
+from runtime.whisper.search import constrained_decode, free_continuation, sentence_logprobs
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "models" / "whisper-base"
@@ -56,7 +56,7 @@ def test_short_speech_and_dense_sentences_are_not_checked(recognizer, home_decod
     assert search.margin > -1.0
     assert worth_checking(search, SpeechSpan(0, 16000 * tokens // 2))  # 2 sentence tokens a second: sparse
     assert not worth_checking(search, SpeechSpan(0, 16000 * tokens // 4))  # 4 a second: the sentence fills it
-    assert not worth_checking(search, SpeechSpan(0, 24000))  # 1.5 s: no half second left once 1 s is cut
+    assert not worth_checking(search, SpeechSpan(0, 22400))  # 1.4 s: too little left once 1 s is cut
 
 
 def test_reading_a_sentence_gives_the_searchs_log_probs(recognizer, home_decoder) -> None:
@@ -67,22 +67,46 @@ def test_reading_a_sentence_gives_the_searchs_log_probs(recognizer, home_decoder
     search = constrained_decode(recognizer.model, encoded, home_decoder.automata)
     assert recognizer.model.decoder_calls - calls > len(search.tokens)  # the search: a call per token
     calls = recognizer.model.decoder_calls
-    read = np.array(sentence_logprobs(recognizer.model, encoded, search.language, search.tokens))
-    assert recognizer.model.decoder_calls - calls == 1  # the reading: one call
+    read, longer = sentence_logprobs(recognizer.model, encoded, search.language,
+                                     [search.tokens, search.tokens + search.tokens])
+    assert recognizer.model.decoder_calls - calls == 1  # the reading: one call, one row per sentence
+    read = np.array(read)
     # Not to the last digit: the int8 output projection quantises the positions read together with one scale (the
-    # search's rows too, which is why its own log-probs move by up to ~1 nat with the batch they are computed in); a position read off by
-    # one would be off by nats on most tokens.
+    # search's rows too, which is why its own log-probs move by up to ~1 nat with the batch they are computed in); a
+    # position read off by one would be off by nats on most tokens.
     difference = np.abs(read - np.array(search.token_logprobs[:-1]))
     assert difference.mean() < 0.3 and difference.max() < 2.0, difference
+    # The shorter row is padded at its end, which its own positions do not see.
+    assert np.abs(read - np.array(longer[: len(read)])).mean() < 0.3
 
 
-@pytest.mark.parametrize("name", ["en_turn_on_kitchen_light", "zh_bedroom_ac_26_degrees"])
-def test_a_command_followed_by_other_speech_is_not_the_command(recognizer, home_decoder, name) -> None:
+def test_the_free_transcript_goes_on_to_its_end_and_not_round(recognizer, home_decoder) -> None:
+    session = recognizer.create_session()
+    session.accept_waveform(np.concatenate([read_audio(DEMO / "en_turn_on_kitchen_light.wav"), GAP,
+                                            read_audio(DEMO / "en_not_a_command.wav")]))
+    encoded = session.finalize().encoded
+    search = constrained_decode(recognizer.model, encoded, home_decoder.automata, accept_margin=-1.75)
+    assert len(search.free.tokens) <= len(search.tokens)  # the search stopped it at the sentence's length
+    vocab = recognizer.model.vocabulary
+    free = free_continuation(recognizer.model, encoded, search.free.language, search.free.tokens, 64)
+    assert free[: len(search.free.tokens)] == search.free.tokens
+    text = vocab.text_of(free).lower()
+    assert "weather" in text, text  # the remark after the command, which the sentence does not have
+    words = [vocab.bytes_of(token).strip().lower() for token in free]
+    trigrams = [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
+    assert len(trigrams) == len(set(trigrams))
+
+
+@pytest.mark.parametrize("name, after", [
+    ("en_turn_on_kitchen_light", "en_not_a_command"),  # a remark after the command
+    ("en_bedroom_temperature_22", "en_not_a_command"),
+    ("zh_bedroom_ac_26_degrees", "zh_turn_on_living_room_light"),  # two commands in one breath: no sentence of it
+])
+def test_a_command_followed_by_other_speech_is_not_the_command(recognizer, home_decoder, name, after) -> None:
     command = read_audio(DEMO / f"{name}.wav")
     alone = _decode(recognizer, home_decoder, command)
     assert alone.recognized, alone
-    followed = _decode(recognizer, home_decoder,
-                       np.concatenate([command, GAP, read_audio(DEMO / "en_not_a_command.wav")]))
+    followed = _decode(recognizer, home_decoder, np.concatenate([command, GAP, read_audio(DEMO / f"{after}.wav")]))
     assert not followed.recognized, followed
     assert "goes on after the sentence" in followed.reason
 
