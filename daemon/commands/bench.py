@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "accuracy-synthetic": ("accuracy.py", []),  # the held-out synthetic corpus built by training/
     "wyoming": ("wyoming_bench.py", []),
     "memory": ("memory_bench.py", []),
+    "coverage": ("coverage_bench.py", []),  # the cost of the Whisper decoder's coverage test
 }
 
 # Python packages benchmarks compare with or plot through, which `script/setup run` does not install:
