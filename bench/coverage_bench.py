@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.latency_bench import DEFAULT_CORPUS  # noqa: E402
-from bench.latency_commands import LANGUAGES, load_commands, needed_programs  # noqa: E402
+from bench.latency_commands import bench_commands  # noqa: E402
 
 TRAILING_MS = 60  # the early decode's trailing context (WhisperRecognizer.trailing_context_ms)
 
@@ -83,18 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", default=str(DEFAULT_CORPUS),
                         help="synthetic corpus with clean-{en,zh}.tsv (else the commands are synthesised); '' = none")
     args = parser.parse_args(argv)
-    from daemon.commands.bench import missing_programs, program_install_hint
     from daemon.paths import default_model_dir
 
-    corpus = Path(args.corpus) if args.corpus else None
-    missing = missing_programs(*needed_programs(corpus, LANGUAGES))
-    if missing:
-        print(f"bench coverage: needs {', '.join(missing)}: {program_install_hint(missing)}", file=sys.stderr)
+    loaded = bench_commands("coverage", args.commands, Path(args.corpus) if args.corpus else None, "--commands")
+    if loaded is None:
         return 2
+    commands, source = loaded
     try:
-        commands, source = load_commands(args.commands, LANGUAGES, corpus)
         figures = measure(args.model or default_model_dir(), commands)
-    except (RuntimeError, ValueError) as exc:
+    except ValueError as exc:
         print(f"bench coverage: {exc}", file=sys.stderr)
         return 2
     print(f"{figures['commands']} commands: {source}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,3 +172,20 @@ def load_commands(count: int, languages: Sequence[str], corpus: Optional[Path]) 
     longest = max(lists, key=len)
     interleaved += longest[len(interleaved) // len(lists):]  # an odd count: the first language's extra one
     return interleaved, source
+
+
+def bench_commands(bench: str, count: int, corpus: Optional[Path],
+                   count_flag: str) -> Optional[tuple[list[SpokenCommand], str]]:
+    """``load_commands`` for the benchmark ``bench``; None after saying on stderr what is missing (a program to
+    synthesise them, or commands in the corpus)."""
+    from daemon.commands.bench import missing_programs, program_install_hint
+
+    missing = missing_programs(*needed_programs(corpus, LANGUAGES))
+    if missing:
+        print(f"bench {bench}: needs {', '.join(missing)}: {program_install_hint(missing)}", file=sys.stderr)
+        return None
+    try:
+        return load_commands(count, LANGUAGES, corpus)
+    except RuntimeError as exc:  # the corpus has fewer commands than asked for
+        print(f"bench {bench}: {count_flag} {count}: {exc}", file=sys.stderr)
+        return None

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.latency_bench import DEFAULT_CORPUS, rss_mb as process_rss_mb  # noqa: E402
-from bench.latency_commands import LANGUAGES, load_commands, needed_programs  # noqa: E402
+from bench.latency_commands import bench_commands  # noqa: E402
 
 BUDGET_MB = 250.0
 
@@ -84,18 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", default=str(DEFAULT_CORPUS),
                         help="synthetic corpus with clean-{en,zh}.tsv (else the commands are synthesised); '' = none")
     args = parser.parse_args(argv)
-    corpus = Path(args.corpus) if args.corpus else None
-    from daemon.commands.bench import missing_programs, program_install_hint
-
-    missing = missing_programs(*needed_programs(corpus, LANGUAGES))
-    if missing:
-        print(f"bench memory: needs {', '.join(missing)}: {program_install_hint(missing)}", file=sys.stderr)
+    loaded = bench_commands("memory", args.utterances, Path(args.corpus) if args.corpus else None, "--utterances")
+    if loaded is None:
         return 2
-    try:
-        commands, source = load_commands(args.utterances, LANGUAGES, corpus)
-    except RuntimeError as exc:  # the corpus has fewer commands than asked for
-        print(f"bench memory: --utterances {args.utterances}: {exc}", file=sys.stderr)
-        return 2
+    commands, source = loaded
 
     with tempfile.TemporaryDirectory(prefix="voicecmd-memory-") as tmp:
         audio_files = []
