@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.latency_bench import DEFAULT_CORPUS  # noqa: E402
-from bench.latency_commands import bench_commands  # noqa: E402
+from bench.latency_commands import add_corpus_argument, bench_commands  # noqa: E402
 
 TRAILING_MS = 60  # the early decode's trailing context (WhisperRecognizer.trailing_context_ms)
 
@@ -80,8 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="voicecmd bench coverage", description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None, help="Whisper model directory (default: the bundled one)")
     parser.add_argument("--commands", type=int, default=80, help="commands, en and zh alternating")
-    parser.add_argument("--corpus", default=str(DEFAULT_CORPUS),
-                        help="synthetic corpus with clean-{en,zh}.tsv (else the commands are synthesised); '' = none")
+    add_corpus_argument(parser, DEFAULT_CORPUS)
     args = parser.parse_args(argv)
     from daemon.paths import default_model_dir
 

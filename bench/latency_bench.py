@@ -52,7 +52,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.latency_commands import LAST_PHONEME_METHOD, json_slots, load_commands, needed_programs  # noqa: E402
+from bench.latency_commands import (  # noqa: E402
+    LAST_PHONEME_METHOD, add_corpus_argument, json_slots, load_commands, needed_programs)
 from daemon import paths  # noqa: E402
 from daemon.commands.bench import missing_programs, program_install_hint, python_install_hint  # noqa: E402
 from daemon.service.local_broker import LocalBroker, mosquitto_binary  # noqa: E402
@@ -650,8 +651,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     lat.add_argument("--threads", type=int, default=None,
                      help="model.threads of the daemon(s) (Whisper's per-token decoder; default: the daemon's)")
     lat.add_argument("--model", default=None, help="model dir (default: the bundled default, models/whisper-base)")
-    lat.add_argument("--corpus", default=str(DEFAULT_CORPUS),
-                     help="synthetic corpus with clean-{en,zh}.tsv (else the commands are synthesised); '' = none")
+    add_corpus_argument(lat, DEFAULT_CORPUS)
     lat.add_argument("--json", default=None, metavar="PATH", help="write the figures and every command here")
     lat.add_argument("--warmup-commands", type=int, default=1, help="uncounted commands first, per daemon")
     lat.add_argument("--lead-s", type=float, default=0.6, help="silence before each command")

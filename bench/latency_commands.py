@@ -189,3 +189,9 @@ def bench_commands(bench: str, count: int, corpus: Optional[Path],
     except RuntimeError as exc:  # the corpus has fewer commands than asked for
         print(f"bench {bench}: {count_flag} {count}: {exc}", file=sys.stderr)
         return None
+
+
+def add_corpus_argument(parser: Any, default: Path) -> None:
+    """The benchmarks' ``--corpus`` option: where the synthetic commands are, '' to synthesise them."""
+    parser.add_argument("--corpus", default=str(default),
+                        help="synthetic corpus with clean-{en,zh}.tsv (else the commands are synthesised); '' = none")

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.latency_bench import DEFAULT_CORPUS, rss_mb as process_rss_mb  # noqa: E402
-from bench.latency_commands import bench_commands  # noqa: E402
+from bench.latency_commands import add_corpus_argument, bench_commands  # noqa: E402
 
 BUDGET_MB = 250.0
 
@@ -81,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="model directory (default: the bundled model)")
     parser.add_argument("--utterances", type=int, default=300, help="different commands decoded, en and zh")
     parser.add_argument("--every", type=int, default=100, help="print RSS every N utterances")
-    parser.add_argument("--corpus", default=str(DEFAULT_CORPUS),
-                        help="synthetic corpus with clean-{en,zh}.tsv (else the commands are synthesised); '' = none")
+    add_corpus_argument(parser, DEFAULT_CORPUS)
     args = parser.parse_args(argv)
     loaded = bench_commands("memory", args.utterances, Path(args.corpus) if args.corpus else None, "--utterances")
     if loaded is None:
